@@ -1,0 +1,115 @@
+"""Frozen dataclasses shared by every layer.
+
+Nothing here imports pydicom, pynetdicom, textual or rich: models are plain data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class FileKind(StrEnum):
+    """What the indexer found a file to be."""
+
+    DICOM = "dicom"
+    """A DICOM file whose header parsed cleanly."""
+    DAMAGED = "damaged"
+    """A file that is DICOM but broken: truncated, bad length, bad meta header."""
+    DICOMDIR = "dicomdir"
+    """A DICOMDIR (Media Storage Directory Storage)."""
+    OTHER = "other"
+    """Not DICOM; skipped and counted."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileRecord:
+    """One file as the index knows it: the few tags the Files screen shows.
+
+    Text values are decoded with the file's character set and kept exactly as
+    found (no escaping); the UI makes them safe to show.
+    """
+
+    path: str
+    size: int
+    mtime_ns: int
+    kind: FileKind
+    reason: str = ""
+    """Why a file is DAMAGED, in a few words (empty otherwise)."""
+    patient_name: str = ""
+    patient_id: str = ""
+    patient_birth_date: str = ""
+    study_uid: str = ""
+    study_date: str = ""
+    study_time: str = ""
+    study_description: str = ""
+    accession_number: str = ""
+    modality: str = ""
+    series_uid: str = ""
+    series_number: int | None = None
+    series_description: str = ""
+    instance_number: int | None = None
+    sop_class_uid: str = ""
+    sop_instance_uid: str = ""
+    transfer_syntax_uid: str = ""
+
+    @property
+    def is_dicom(self) -> bool:
+        """True for files shown in the table (clean or damaged DICOM, DICOMDIR)."""
+        return self.kind is not FileKind.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class ScanWarning:
+    """Something the scan could not read, which is counted, never fatal."""
+
+    path: str
+    reason: str
+
+
+@dataclass(slots=True)
+class ScanProgress:
+    """Counters of a running (or finished) scan; `batch` holds new records."""
+
+    seen: int = 0
+    """Files looked at (stat'ed), including unchanged ones."""
+    dicom: int = 0
+    damaged: int = 0
+    other: int = 0
+    read: int = 0
+    """Files actually opened and parsed (new or changed since the last scan)."""
+    removed: int = 0
+    """Rows dropped because their file is gone."""
+    warnings: list[ScanWarning] = field(default_factory=list)
+    elapsed: float = 0.0
+    done: bool = False
+    cancelled: bool = False
+    batch: list[FileRecord] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSummary:
+    """What `dcmtui index` prints."""
+
+    root: str
+    files: int
+    dicom: int
+    damaged: int
+    other: int
+    read: int
+    patients: int
+    studies: int
+    series: int
+    warnings: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class ElementRow:
+    """One data element as a read-only table row (tag, VR, name, value)."""
+
+    depth: int
+    tag: str
+    vr: str
+    name: str
+    value: str
