@@ -113,3 +113,15 @@ class ElementRow:
     vr: str
     name: str
     value: str
+
+
+@dataclass(frozen=True, slots=True)
+class DirNode:
+    """One record of a DICOMDIR (patient, study, series or instance)."""
+
+    level: str
+    """PATIENT, STUDY, SERIES, IMAGE, ... (the Directory Record Type)."""
+    label: str
+    path: str | None = None
+    """The referenced file, for instance records that have one."""
+    children: tuple[DirNode, ...] = ()

@@ -1,0 +1,89 @@
+"""DcmtuiApp: the frame every screen lives in: modes, keys, help, palette."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from dcmtui import __version__
+from dcmtui.config import Settings
+from dcmtui.screens.browser import FilesScreen
+from dcmtui.screens.modals import HelpScreen, binding_rows
+from dcmtui.services.container import Services
+
+
+@dataclass(frozen=True)
+class ModeSpec:
+    """A top-level mode: switched with its number key or the command palette."""
+
+    name: str
+    key: str
+    title: str
+    help: str
+    make: Callable[[DcmtuiApp], Screen[None]]
+
+
+MODE_SPECS: tuple[ModeSpec, ...] = (
+    ModeSpec("files", "1", "Files", "Browse and index DICOM files",
+             lambda app: FilesScreen(app.services, app.root)),
+)
+
+
+class DcmtuiApp(App[None]):
+    """The dcmtui application."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "dcmtui"
+    SUB_TITLE = f"v{__version__}"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", priority=True, tooltip="Quit dcmtui", id="app.quit"),
+        Binding("question_mark,f1", "help", "Help", tooltip="List every key",
+                id="app.help"),
+        *(
+            Binding(spec.key, f"switch_mode('{spec.name}')", spec.title,
+                    tooltip=spec.help, id=f"app.mode-{spec.name}", show=False)
+            for spec in MODE_SPECS
+        ),
+    ]
+
+    def __init__(
+        self, settings: Settings, *, root: Path, services: Services | None = None
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.root = root
+        self.services = services or Services(settings)
+        for spec in MODE_SPECS:
+            self.add_mode(spec.name, partial(spec.make, self))
+
+    def on_mount(self) -> None:
+        if self.settings.theme in self.available_themes:
+            self.theme = self.settings.theme
+        else:
+            self.notify(f"Unknown theme {self.settings.theme!r} in config.toml",
+                        severity="warning")
+        if self.settings.keymap:
+            self.set_keymap(self.settings.keymap)
+        self.switch_mode(MODE_SPECS[0].name)
+
+    def action_help(self) -> None:
+        """Show every key of the current screen."""
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(binding_rows(self.screen)))
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        for spec in MODE_SPECS:
+            yield SystemCommand(
+                f"{spec.title} mode ({spec.key})", spec.help,
+                partial(self.switch_mode, spec.name),
+            )
+        yield SystemCommand("Help: list every key", "Keys of this screen", self.action_help)

@@ -1,0 +1,1 @@
+"""Screens: each calls services from workers and composes widgets."""

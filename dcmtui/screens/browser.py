@@ -1,0 +1,222 @@
+"""The Files screen: the index of a folder, as a folder tree beside a table or
+as Patient > Study > Series > Instance."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import ContentSwitcher, Footer, Header, Input
+from textual.worker import Worker, WorkerState
+
+from dcmtui.models import FileKind, FileRecord, ScanProgress
+from dcmtui.services.text import visible
+from dcmtui.widgets.file_table import FileTable
+from dcmtui.widgets.folder_tree import FolderTree
+from dcmtui.widgets.hierarchy_tree import HierarchyTree
+from dcmtui.widgets.scan_status import ScanStatus
+
+if TYPE_CHECKING:
+    from dcmtui.services.container import Services
+
+
+class FilesScreen(Screen[None]):
+    """Browse the DICOM files below a folder (or one file)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter", tooltip="Filter rows by any column",
+                id="files.filter"),
+        Binding("v", "toggle_view", "View",
+                tooltip="Switch between folders+table and Patient>Study>Series",
+                id="files.view"),
+        Binding("x", "cancel_scan", "Stop scan", tooltip="Cancel the running scan",
+                id="files.cancel-scan"),
+        Binding("r", "rescan", "Rescan", tooltip="Scan the folder again",
+                id="files.rescan"),
+        Binding("escape", "escape", "Clear filter", show=False,
+                tooltip="Close the filter, or stop the scan", id="files.escape"),
+    ]
+
+    def __init__(self, services: Services, root: Path) -> None:
+        super().__init__()
+        self.services = services
+        self.root = root
+        self.progress: ScanProgress | None = None
+        self.scanning = False
+
+    @property
+    def table(self) -> FileTable:
+        """The files table."""
+        return self.query_one(FileTable)
+
+    @property
+    def hierarchy(self) -> HierarchyTree:
+        """The Patient > Study > Series > Instance tree."""
+        return self.query_one(HierarchyTree)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield ScanStatus()
+        with ContentSwitcher(initial="folders-view", id="views"):
+            with Horizontal(id="folders-view"):
+                yield FolderTree(str(self.root), id="folders")
+                yield FileTable(id="files")
+            yield HierarchyTree(id="hierarchy")
+        yield Input(placeholder="filter: text in any column (enter to keep, escape to clear)",
+                    id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Files"
+        self.sub_title = visible(str(self.root))
+        self.query_one("#filter", Input).display = False
+        self.table.focus()
+        if self.root.is_file() and self._is_dicomdir_name(self.root):
+            self.app.call_later(self.open_path, str(self.root))
+        self.load_and_scan()
+
+    @staticmethod
+    def _is_dicomdir_name(path: Path) -> bool:
+        return path.name.upper() == "DICOMDIR"
+
+    # -- scanning ------------------------------------------------------------
+
+    @work(exclusive=True, group="scan", exit_on_error=False)
+    async def load_and_scan(self) -> None:
+        """Show what the index knows at once, then bring it up to date."""
+        indexer = self.services.indexer
+        known = await indexer.known(self.root)
+        self._add(known)
+        self.scanning = True
+        try:
+            async for progress in indexer.scan(self.root):
+                self.progress = progress
+                self.query_one(ScanStatus).progress = progress
+                if progress.batch:
+                    self._add(progress.batch)
+                if progress.done and not progress.cancelled and progress.removed:
+                    await self._drop_missing()
+        finally:
+            self.scanning = False
+        if self.table.sort_by is not None:
+            self.table.rebuild()
+        self._refresh_hierarchy()
+
+    async def _drop_missing(self) -> None:
+        current = {r.path for r in await self.services.indexer.known(self.root)}
+        gone = [p for p in self.table.records if p not in current]
+        self.table.remove_paths(gone)
+        self.query_one(FolderTree).remove_paths(gone)
+
+    def _add(self, records: list[FileRecord]) -> None:
+        shown = [r for r in records if r.kind is not FileKind.OTHER or r.path in
+                 self.table.records]
+        if not shown:
+            return
+        self.table.add_records(shown)
+        self.query_one(FolderTree).add_records(shown)
+        if self.query_one(ContentSwitcher).current == "hierarchy":
+            self._refresh_hierarchy()
+
+    def _refresh_hierarchy(self) -> None:
+        self.hierarchy.show(self.table.records, self.table.marks)
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.notify(str(event.worker.error), severity="error", timeout=8)
+
+    def action_cancel_scan(self) -> None:
+        if self.scanning:
+            self.workers.cancel_group(self, "scan")
+            if self.progress is not None:
+                self.progress.cancelled = True
+                self.query_one(ScanStatus).progress = None
+                self.query_one(ScanStatus).progress = self.progress
+            self.notify("Scan cancelled; the files read so far are kept.")
+
+    def action_rescan(self) -> None:
+        self.load_and_scan()
+
+    # -- views, filter, marks ------------------------------------------------
+
+    def action_toggle_view(self) -> None:
+        switcher = self.query_one(ContentSwitcher)
+        if switcher.current == "folders-view":
+            self._refresh_hierarchy()
+            switcher.current = "hierarchy"
+            self.hierarchy.focus()
+        else:
+            switcher.current = "folders-view"
+            self.table.focus()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.display = True
+        field.focus()
+
+    def action_escape(self) -> None:
+        field = self.query_one("#filter", Input)
+        if field.display:
+            field.value = ""
+            field.display = False
+            self.table.filter_text = ""
+            self.table.focus()
+        elif self.scanning:
+            self.action_cancel_scan()
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.filter_text = event.value.strip()
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        if not event.value.strip():
+            event.input.display = False
+        self.table.focus()
+
+    @on(FolderTree.FolderSelected)
+    def _folder_selected(self, event: FolderTree.FolderSelected) -> None:
+        self.table.folder = None if event.path == str(self.root) else event.path
+        self.table.focus()
+
+    @on(FileTable.MarksChanged)
+    def _marks_changed(self, event: FileTable.MarksChanged) -> None:
+        self.query_one(ScanStatus).marks = (event.count, event.size)
+        if self.query_one(ContentSwitcher).current == "hierarchy":
+            self.hierarchy.refresh_marks(self.table.marks)
+
+    @on(HierarchyTree.MarkRequested)
+    def _mark_from_tree(self, event: HierarchyTree.MarkRequested) -> None:
+        marks = self.table.marks
+        self.table.set_marks(event.paths, not all(p in marks for p in event.paths))
+
+    # -- opening -------------------------------------------------------------
+
+    @on(FileTable.OpenRequested)
+    def _open_record(self, event: FileTable.OpenRequested) -> None:
+        self.open_path(event.record.path)
+
+    @on(HierarchyTree.OpenRequested)
+    def _open_from_tree(self, event: HierarchyTree.OpenRequested) -> None:
+        self.open_path(event.path)
+
+    def open_path(self, path: str) -> None:
+        """Open a file: a DICOMDIR as its hierarchy, anything else as its elements."""
+        from dcmtui.screens.dicomdir import DicomdirScreen
+        from dcmtui.screens.dump import DumpScreen
+
+        record = self.table.records.get(path)
+        is_dicomdir = (
+            record.kind is FileKind.DICOMDIR if record else
+            self._is_dicomdir_name(Path(path))
+        )
+        if is_dicomdir:
+            self.app.push_screen(DicomdirScreen(self.services, Path(path)))
+        else:
+            self.app.push_screen(DumpScreen(self.services, Path(path), record))

@@ -1,0 +1,23 @@
+"""Services: the one object the app and the headless commands share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from dcmtui.config import Settings
+from dcmtui.services.files import Indexer
+
+
+@dataclass
+class Services:
+    """Every service, built from the settings."""
+
+    settings: Settings
+    indexer: Indexer = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.indexer = Indexer(
+            self.settings.index_path,
+            follow_symlinks=self.settings.follow_symlinks,
+            show_hidden=self.settings.show_hidden,
+        )

@@ -1,0 +1,374 @@
+"""The file index: walk a folder, read the few tags the Files screen needs, keep
+them in SQLite so that opening the folder again reads only what changed.
+
+The walk runs in a thread and reports ScanProgress snapshots; nothing here
+raises for a single bad file or folder: they become counted warnings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import stat
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import astuple, fields
+from pathlib import Path
+
+from dcmtui.models import FileKind, FileRecord, IndexSummary, ScanProgress, ScanWarning
+from dcmtui.services._threading import iterate_in_thread
+from dcmtui.services.errors import ScanError
+
+LOGGER = logging.getLogger(__name__)
+
+Reader = Callable[[str, int, int], FileRecord]
+"""Reads one file: (path, size, mtime_ns) -> FileRecord; raises OSError on I/O."""
+
+_COLUMNS = [f.name for f in fields(FileRecord)]
+_SCHEMA_VERSION = 1
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY,
+    {", ".join(f"{name} {'INTEGER' if name in {'size', 'mtime_ns', 'series_number', 'instance_number'} else 'TEXT'}" for name in _COLUMNS[1:])}
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS files_study ON files(study_uid);
+"""
+_INSERT = (
+    f"INSERT OR REPLACE INTO files ({', '.join(_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(_COLUMNS))})"
+)
+_PROGRESS_EVERY = 0.1  # seconds between progress snapshots
+_BATCH = 500  # rows per SQLite transaction
+
+
+def _default_reader(path: str, size: int, mtime_ns: int) -> FileRecord:
+    from dcmtui.services.fastread import read_record
+
+    return read_record(path, size, mtime_ns)
+
+
+def _record(row: tuple[object, ...]) -> FileRecord:
+    values = list(row)
+    values[3] = FileKind(values[3])
+    return FileRecord(*values)  # type: ignore[arg-type]
+
+
+def _under(root: str) -> tuple[str, tuple[str, ...]]:
+    """SQL condition and parameters for every path at or below ``root``."""
+    prefix = root.rstrip(os.sep) + os.sep
+    # Paths below root sort between "root/" and "root0" ("0" follows "/").
+    return "(path = ? OR (path >= ? AND path < ?))", (
+        root,
+        prefix,
+        prefix[:-1] + chr(ord(os.sep) + 1),
+    )
+
+
+class Index:
+    """The SQLite index of files, shared by every folder dcmtui opens.
+
+    Each thread opens its own connection; methods that touch the database
+    are blocking and meant to run in a worker thread (``asyncio.to_thread``).
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.db_path = db_path
+
+    def connect(self) -> sqlite3.Connection:
+        """Open (and create or migrate) the database; one per thread."""
+        self.db_path.parent.mkdir(parents=True, exist_ok=True)
+        con = sqlite3.connect(self.db_path, timeout=30)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA synchronous=NORMAL")
+        (version,) = con.execute("PRAGMA user_version").fetchone()
+        if version != _SCHEMA_VERSION:
+            con.execute("DROP TABLE IF EXISTS files")
+            con.execute(f"PRAGMA user_version={_SCHEMA_VERSION}")
+        con.executescript(_SCHEMA)
+        return con
+
+    def records(self, root: str) -> list[FileRecord]:
+        """Every known record at or below ``root`` (an absolute path)."""
+        where, params = _under(root)
+        with self.connect() as con:
+            rows = con.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM files WHERE {where} "
+                "AND kind != 'other' ORDER BY path",
+                params,
+            ).fetchall()
+        return [_record(row) for row in rows]
+
+    def counts(self, root: str) -> dict[str, int]:
+        """Counts of files, kinds, patients, studies and series below ``root``."""
+        where, params = _under(root)
+        with self.connect() as con:
+            files, dicom, damaged, other, patients, studies, series = con.execute(
+                "SELECT count(*), "
+                "sum(kind = 'dicom' OR kind = 'dicomdir'), sum(kind = 'damaged'), "
+                "sum(kind = 'other'), "
+                "count(DISTINCT CASE WHEN kind != 'other' "
+                "THEN patient_id || char(0) || patient_name END), "
+                "count(DISTINCT nullif(study_uid, '')), "
+                "count(DISTINCT nullif(series_uid, '')) "
+                f"FROM files WHERE {where}",
+                params,
+            ).fetchone()
+        return {
+            "files": files,
+            "dicom": dicom or 0,
+            "damaged": damaged or 0,
+            "other": other or 0,
+            "patients": patients,
+            "studies": studies,
+            "series": series,
+        }
+
+    def scan(
+        self,
+        root: Path,
+        *,
+        stop: threading.Event | None = None,
+        reader: Reader | None = None,
+        follow_symlinks: bool = True,
+        show_hidden: bool = False,
+    ) -> Iterator[ScanProgress]:
+        """Walk ``root`` and bring the index up to date, blocking.
+
+        Files whose size and mtime are unchanged since the last scan are not
+        opened. Records of files that are gone are removed (unless cancelled).
+
+        Args:
+            root: A folder or a single file.
+            stop: Set it to cancel; the walk stops at the next file.
+            reader: Reads one file; the fast header reader by default.
+            follow_symlinks: Follow links to folders (loops become warnings).
+            show_hidden: Include names that start with a dot.
+
+        Yields:
+            Progress snapshots; each carries the records read since the last
+            one in ``batch`` and, for the last, ``done=True``.
+
+        Raises:
+            ScanError: ``root`` does not exist or cannot be read at all.
+        """
+        read = reader or _default_reader
+        stop = stop or threading.Event()
+        started = time.monotonic()
+        try:
+            top = os.stat(root)
+        except OSError as exc:
+            raise ScanError(f"{root}: {exc.strerror or exc}") from exc
+        root_s = str(root)
+        con = self.connect()
+        try:
+            where, params = _under(root_s)
+            known: dict[str, tuple[int, int, str]] = {
+                path: (size, mtime, kind)
+                for path, size, mtime, kind in con.execute(
+                    f"SELECT path, size, mtime_ns, kind FROM files WHERE {where}",
+                    params,
+                )
+            }
+            progress = ScanProgress()
+            pending: list[FileRecord] = []
+            last = time.monotonic()
+            seen: set[str] = set()
+
+            def flush(done: bool = False) -> ScanProgress:
+                nonlocal progress, pending, last
+                if pending:
+                    con.executemany(_INSERT, [astuple(r) for r in pending])
+                    con.commit()
+                progress.batch = pending
+                progress.elapsed = time.monotonic() - started
+                progress.done = done
+                snapshot, pending = progress, []
+                progress = ScanProgress(
+                    seen=snapshot.seen, dicom=snapshot.dicom, damaged=snapshot.damaged,
+                    other=snapshot.other, read=snapshot.read, removed=snapshot.removed,
+                    warnings=list(snapshot.warnings),
+                )
+                last = time.monotonic()
+                return snapshot
+
+            files: Iterable[tuple[str, os.stat_result]]
+            if stat.S_ISDIR(top.st_mode):
+                files = _walk(root_s, progress.warnings, follow_symlinks, show_hidden)
+            else:
+                files = [(root_s, top)]
+            for path, st in files:
+                if stop.is_set():
+                    progress.cancelled = True
+                    break
+                seen.add(path)
+                progress.seen += 1
+                old = known.get(path)
+                if old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+                    kind = old[2]
+                else:
+                    try:
+                        record = read(path, st.st_size, st.st_mtime_ns)
+                    except OSError as exc:
+                        progress.warnings.append(_warning(path, exc))
+                        continue
+                    except Exception as exc:  # a reader bug must not end the scan
+                        LOGGER.exception("reading %s failed", path)
+                        record = FileRecord(
+                            path, st.st_size, st.st_mtime_ns, FileKind.DAMAGED,
+                            reason=f"unreadable: {type(exc).__name__}: {exc}",
+                        )
+                    progress.read += 1
+                    kind = record.kind
+                    pending.append(record)
+                if kind == FileKind.OTHER:
+                    progress.other += 1
+                elif kind == FileKind.DAMAGED:
+                    progress.damaged += 1
+                else:
+                    progress.dicom += 1
+                if len(pending) >= _BATCH or time.monotonic() - last > _PROGRESS_EVERY:
+                    yield flush()
+            if not progress.cancelled:
+                gone = [path for path in known if path not in seen]
+                for start in range(0, len(gone), _BATCH):
+                    con.executemany(
+                        "DELETE FROM files WHERE path = ?",
+                        [(p,) for p in gone[start : start + _BATCH]],
+                    )
+                con.commit()
+                progress.removed = len(gone)
+            yield flush(done=True)
+        finally:
+            con.close()
+
+    def summary(self, root: Path, progress: ScanProgress) -> IndexSummary:
+        """Summarize a finished scan for ``dcmtui index``."""
+        counts = self.counts(str(root))
+        return IndexSummary(
+            root=str(root),
+            files=progress.seen,
+            dicom=progress.dicom,
+            damaged=progress.damaged,
+            other=progress.other,
+            read=progress.read,
+            patients=counts["patients"],
+            studies=counts["studies"],
+            series=counts["series"],
+            warnings=len(progress.warnings),
+            seconds=round(progress.elapsed, 3),
+        )
+
+
+def _warning(path: str, exc: OSError) -> ScanWarning:
+    if isinstance(exc, FileNotFoundError):
+        return ScanWarning(path, "vanished during the scan")
+    if isinstance(exc, PermissionError):
+        return ScanWarning(path, "permission denied")
+    return ScanWarning(path, exc.strerror or str(exc))
+
+
+def _walk(
+    root: str, warnings: list[ScanWarning], follow: bool, hidden: bool
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Yield (path, stat) of every regular file below ``root``, depth first,
+    in name order; folders that cannot be read and link loops become warnings."""
+    visited: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            st = os.stat(folder)
+        except OSError as exc:
+            warnings.append(_warning(folder, exc))
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in visited:
+            warnings.append(ScanWarning(folder, "symbolic link loop (already indexed)"))
+            continue
+        visited.add(key)
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            warnings.append(_warning(folder, exc))
+            continue
+        subfolders: list[str] = []
+        for entry in entries:
+            if not hidden and entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_symlink() and not follow:
+                    continue
+                if entry.is_dir():
+                    subfolders.append(entry.path)
+                    continue
+                st = entry.stat()
+            except OSError as exc:
+                warnings.append(_warning(entry.path, exc))
+                continue
+            if stat.S_ISREG(st.st_mode):
+                yield entry.path, st
+            elif entry.is_symlink() and not os.path.exists(entry.path):
+                warnings.append(ScanWarning(entry.path, "broken symbolic link"))
+        stack.extend(reversed(subfolders))
+
+
+class Indexer:
+    """Async face of the index for screens and commands."""
+
+    def __init__(
+        self,
+        db_path: Path,
+        *,
+        follow_symlinks: bool = True,
+        show_hidden: bool = False,
+        reader: Reader | None = None,
+    ) -> None:
+        self.index = Index(db_path)
+        self.follow_symlinks = follow_symlinks
+        self.show_hidden = show_hidden
+        self.reader = reader
+
+    async def known(self, root: Path) -> list[FileRecord]:
+        """The records the index already holds below ``root``, shown at once."""
+        return await asyncio.to_thread(self.index.records, str(root))
+
+    async def scan(self, root: Path) -> AsyncIterator[ScanProgress]:
+        """Scan ``root`` in a thread, yielding progress; cancel to stop it.
+
+        Raises:
+            ScanError: ``root`` does not exist or cannot be read.
+        """
+        stop = threading.Event()
+        try:
+            async for item in iterate_in_thread(
+                lambda: self.index.scan(
+                    root,
+                    stop=stop,
+                    reader=self.reader,
+                    follow_symlinks=self.follow_symlinks,
+                    show_hidden=self.show_hidden,
+                )
+            ):
+                yield item
+        finally:
+            stop.set()
+
+    async def summary(self, root: Path, progress: ScanProgress) -> IndexSummary:
+        """Counts for a finished scan."""
+        return await asyncio.to_thread(self.index.summary, root, progress)
+
+
+def resolve_root(path: Path) -> Path:
+    """The absolute, symlink-free path the index is keyed by.
+
+    Raises:
+        ScanError: The path does not exist.
+    """
+    try:
+        return path.expanduser().resolve(strict=True)
+    except (OSError, RuntimeError) as exc:
+        raise ScanError(f"{path}: no such file or folder") from exc

@@ -1,0 +1,1 @@
+"""Widgets: they get plain data and post messages; no I/O."""
