@@ -31,24 +31,43 @@ class ModeSpec:
 
 
 MODE_SPECS: tuple[ModeSpec, ...] = (
-    ModeSpec("files", "1", "Files", "Browse and index DICOM files",
-             lambda app: FilesScreen(app.services, app.root)),
+    ModeSpec(
+        "files",
+        "1",
+        "Files",
+        "Browse and index DICOM files",
+        lambda app: FilesScreen(app.services, app.root),
+    ),
 )
 
 
 class DcmtuiApp(App[None]):
     """The dcmtui application."""
 
+    settings: Settings
+    root: Path
+    """The folder or file the Files screen opened."""
+    services: Services
+
     CSS_PATH = "app.tcss"
     TITLE = "dcmtui"
     SUB_TITLE = f"v{__version__}"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", priority=True, tooltip="Quit dcmtui", id="app.quit"),
-        Binding("question_mark,f1", "help", "Help", tooltip="List every key",
-                id="app.help"),
+        Binding(
+            "q", "quit", "Quit", priority=True, tooltip="Quit dcmtui", id="app.quit"
+        ),
+        Binding(
+            "question_mark,f1", "help", "Help", tooltip="List every key", id="app.help"
+        ),
         *(
-            Binding(spec.key, f"switch_mode('{spec.name}')", spec.title,
-                    tooltip=spec.help, id=f"app.mode-{spec.name}", show=False)
+            Binding(
+                spec.key,
+                f"switch_mode('{spec.name}')",
+                spec.title,
+                tooltip=spec.help,
+                id=f"app.mode-{spec.name}",
+                show=False,
+            )
             for spec in MODE_SPECS
         ),
     ]
@@ -67,8 +86,10 @@ class DcmtuiApp(App[None]):
         if self.settings.theme in self.available_themes:
             self.theme = self.settings.theme
         else:
-            self.notify(f"Unknown theme {self.settings.theme!r} in config.toml",
-                        severity="warning")
+            self.notify(
+                f"Unknown theme {self.settings.theme!r} in config.toml",
+                severity="warning",
+            )
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
         self.switch_mode(MODE_SPECS[0].name)
@@ -83,7 +104,10 @@ class DcmtuiApp(App[None]):
         yield from super().get_system_commands(screen)
         for spec in MODE_SPECS:
             yield SystemCommand(
-                f"{spec.title} mode ({spec.key})", spec.help,
+                f"{spec.title} mode ({spec.key})",
+                spec.help,
                 partial(self.switch_mode, spec.name),
             )
-        yield SystemCommand("Help: list every key", "Keys of this screen", self.action_help)
+        yield SystemCommand(
+            "Help: list every key", "Keys of this screen", self.action_help
+        )

@@ -74,8 +74,13 @@ class Settings:
         return self.config_dir / "config.toml"
 
 
-_FILE_KEYS = {"theme": str, "follow_symlinks": bool, "show_hidden": bool,
-              "log_level": str, "keymap": dict}
+_FILE_KEYS = {
+    "theme": str,
+    "follow_symlinks": bool,
+    "show_hidden": bool,
+    "log_level": str,
+    "keymap": dict,
+}
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 
 
@@ -116,7 +121,9 @@ def load_settings(path: Path | None = None) -> Settings:
     if "log_level" in values:
         values["log_level"] = values["log_level"].upper()
         if values["log_level"] not in _LOG_LEVELS:
-            raise ConfigError(f"{path}: 'log_level' must be one of {sorted(_LOG_LEVELS)}")
+            raise ConfigError(
+                f"{path}: 'log_level' must be one of {sorted(_LOG_LEVELS)}"
+            )
     for binding_id, keys in values.get("keymap", {}).items():
         if not isinstance(keys, str):
             raise ConfigError(f"{path}: keymap.{binding_id} must be a string of keys")

@@ -125,3 +125,47 @@ class DirNode:
     path: str | None = None
     """The referenced file, for instance records that have one."""
     children: tuple[DirNode, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ContextResult:
+    """One presentation context of an association, as negotiated."""
+
+    abstract_syntax: str
+    transfer_syntax: str
+    """The accepted transfer syntax, or the proposed ones joined by ``\\``."""
+    result: str
+    """"accepted", or the reason it was rejected."""
+
+
+@dataclass(frozen=True, slots=True)
+class AssocEvent:
+    """One event of one association, incoming or outgoing.
+
+    Every association the receiver accepts and every one the network client
+    opens emits these into the same EventBus; the Associations screen and
+    ``associations.jsonl`` are built from them. Text fields hold peer data
+    as received: whoever shows them escapes them (services.text.visible).
+    """
+
+    time: float
+    """Seconds since the epoch."""
+    assoc_id: str
+    """Unique per association within a process, e.g. ``in-12`` or ``out-3``."""
+    direction: str
+    """``in`` (we are the acceptor) or ``out`` (we requested it)."""
+    kind: str
+    """requested, accepted, rejected, released, aborted, failed (never
+    associated), or a DIMSE operation: c-echo, c-store, c-find, c-move, c-get."""
+    peer_host: str = ""
+    peer_port: int = 0
+    calling_ae: str = ""
+    called_ae: str = ""
+    status: int | None = None
+    """DIMSE status of an operation, or None."""
+    detail: str = ""
+    """What happened, in words (for failures: the cause and the fix to try)."""
+    nbytes: int = 0
+    """Bytes of the data set of a c-store (or received so far)."""
+    contexts: tuple[ContextResult, ...] = ()
+    """On accepted/rejected: the presentation contexts and their results."""

@@ -29,17 +29,38 @@ class FilesScreen(Screen[None]):
     """Browse the DICOM files below a folder (or one file)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("slash", "filter", "Filter", tooltip="Filter rows by any column",
-                id="files.filter"),
-        Binding("v", "toggle_view", "View",
-                tooltip="Switch between folders+table and Patient>Study>Series",
-                id="files.view"),
-        Binding("x", "cancel_scan", "Stop scan", tooltip="Cancel the running scan",
-                id="files.cancel-scan"),
-        Binding("r", "rescan", "Rescan", tooltip="Scan the folder again",
-                id="files.rescan"),
-        Binding("escape", "escape", "Clear filter", show=False,
-                tooltip="Close the filter, or stop the scan", id="files.escape"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            tooltip="Filter rows by any column",
+            id="files.filter",
+        ),
+        Binding(
+            "v",
+            "toggle_view",
+            "View",
+            tooltip="Switch between folders+table and Patient>Study>Series",
+            id="files.view",
+        ),
+        Binding(
+            "x",
+            "cancel_scan",
+            "Stop scan",
+            tooltip="Cancel the running scan",
+            id="files.cancel-scan",
+        ),
+        Binding(
+            "r", "rescan", "Rescan", tooltip="Scan the folder again", id="files.rescan"
+        ),
+        Binding(
+            "escape",
+            "escape",
+            "Clear filter",
+            show=False,
+            tooltip="Close the filter, or stop the scan",
+            id="files.escape",
+        ),
     ]
 
     def __init__(self, services: Services, root: Path) -> None:
@@ -67,8 +88,10 @@ class FilesScreen(Screen[None]):
                 yield FolderTree(str(self.root), id="folders")
                 yield FileTable(id="files")
             yield HierarchyTree(id="hierarchy")
-        yield Input(placeholder="filter: text in any column (enter to keep, escape to clear)",
-                    id="filter")
+        yield Input(
+            placeholder="filter: text in any column (enter to keep, escape to clear)",
+            id="filter",
+        )
         yield Footer()
 
     def on_mount(self) -> None:
@@ -114,8 +137,11 @@ class FilesScreen(Screen[None]):
         self.query_one(FolderTree).remove_paths(gone)
 
     def _add(self, records: list[FileRecord]) -> None:
-        shown = [r for r in records if r.kind is not FileKind.OTHER or r.path in
-                 self.table.records]
+        shown = [
+            r
+            for r in records
+            if r.kind is not FileKind.OTHER or r.path in self.table.records
+        ]
         if not shown:
             return
         self.table.add_records(shown)
@@ -213,8 +239,9 @@ class FilesScreen(Screen[None]):
 
         record = self.table.records.get(path)
         is_dicomdir = (
-            record.kind is FileKind.DICOMDIR if record else
-            self._is_dicomdir_name(Path(path))
+            record.kind is FileKind.DICOMDIR
+            if record
+            else self._is_dicomdir_name(Path(path))
         )
         if is_dicomdir:
             self.app.push_screen(DicomdirScreen(self.services, Path(path)))

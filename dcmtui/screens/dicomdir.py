@@ -22,15 +22,22 @@ if TYPE_CHECKING:
 
 
 def _count(node: DirNode) -> int:
-    return sum(_count(c) for c in node.children) if node.children else int(bool(node.path))
+    return (
+        sum(_count(c) for c in node.children) if node.children else int(bool(node.path))
+    )
 
 
 class DicomdirScreen(Screen[None]):
     """Patients, studies, series and instances of a DICOMDIR; enter opens one."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,backspace", "app.pop_screen", "Back",
-                tooltip="Back to the Files screen", id="dicomdir.back"),
+        Binding(
+            "escape,backspace",
+            "app.pop_screen",
+            "Back",
+            tooltip="Back to the Files screen",
+            id="dicomdir.back",
+        ),
     ]
 
     def __init__(self, services: Services, path: Path) -> None:

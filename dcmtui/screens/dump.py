@@ -24,11 +24,18 @@ class DumpScreen(Screen[None]):
     """dcmdump as a table, pushed from the Files screen."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,backspace", "app.pop_screen", "Back",
-                tooltip="Back to the Files screen", id="dump.back"),
+        Binding(
+            "escape,backspace",
+            "app.pop_screen",
+            "Back",
+            tooltip="Back to the Files screen",
+            id="dump.back",
+        ),
     ]
 
-    def __init__(self, services: Services, path: Path, record: FileRecord | None) -> None:
+    def __init__(
+        self, services: Services, path: Path, record: FileRecord | None
+    ) -> None:
         super().__init__()
         self.services = services
         self.path = path

@@ -33,8 +33,12 @@ def binding_rows(screen: Screen[object]) -> list[tuple[str, str, str, str]]:
                     continue
                 seen.add((where, binding.action))
                 rows.append(
-                    (where, screen.app.get_key_display(Binding(key, "")), description,
-                     binding.id or "")
+                    (
+                        where,
+                        screen.app.get_key_display(Binding(key, "")),
+                        description,
+                        binding.id or "",
+                    )
                 )
     return rows
 
@@ -54,8 +58,13 @@ class HelpScreen(ModalScreen[None]):
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,q,question_mark,f1", "dismiss(None)", "Close",
-                tooltip="Close the help", id="help.close"),
+        Binding(
+            "escape,q,question_mark,f1",
+            "dismiss(None)",
+            "Close",
+            tooltip="Close the help",
+            id="help.close",
+        ),
     ]
 
     def __init__(self, rows: list[tuple[str, str, str, str]]) -> None:

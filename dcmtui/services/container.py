@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from dcmtui.config import Settings
+from dcmtui.services.events import EventBus
 from dcmtui.services.files import Indexer
 
 
@@ -14,6 +15,8 @@ class Services:
 
     settings: Settings
     indexer: Indexer = field(init=False)
+    events: EventBus = field(default_factory=EventBus)
+    """Every association, incoming and outgoing."""
 
     def __post_init__(self) -> None:
         self.indexer = Indexer(

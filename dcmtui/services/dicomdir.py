@@ -23,7 +23,9 @@ def _label(node: RecordNode) -> str:
     record = node._record  # pydicom has no public accessor for a node's record
     level = str(node.record_type)
     keys = _LABELS.get(level, ("InstanceNumber",))
-    parts = [str(record.get(k, "")) for k in keys if record.get(k, "") not in ("", None)]
+    parts = [
+        str(record.get(k, "")) for k in keys if record.get(k, "") not in ("", None)
+    ]
     return f"{level.title()} {' '.join(parts)}".strip()
 
 

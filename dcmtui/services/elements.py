@@ -47,7 +47,9 @@ def _rows(ds: Dataset, depth: int, out: list[ElementRow]) -> None:
         out.append(ElementRow(depth, tag, str(elem.VR), name, value))
         if elem.VR == "SQ":
             for number, item in enumerate(elem.value):
-                out.append(ElementRow(depth + 1, "(FFFE,E000)", "", f"Item {number}", ""))
+                out.append(
+                    ElementRow(depth + 1, "(FFFE,E000)", "", f"Item {number}", "")
+                )
                 _rows(item, depth + 2, out)
 
 

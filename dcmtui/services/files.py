@@ -29,10 +29,11 @@ Reader = Callable[[str, int, int], FileRecord]
 
 _COLUMNS = [f.name for f in fields(FileRecord)]
 _SCHEMA_VERSION = 1
+_INTEGER = {"size", "mtime_ns", "series_number", "instance_number"}
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY,
-    {", ".join(f"{name} {'INTEGER' if name in {'size', 'mtime_ns', 'series_number', 'instance_number'} else 'TEXT'}" for name in _COLUMNS[1:])}
+    {", ".join(f"{n} {'INTEGER' if n in _INTEGER else 'TEXT'}" for n in _COLUMNS[1:])}
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS files_study ON files(study_uid);
 """
@@ -52,7 +53,7 @@ def _default_reader(path: str, size: int, mtime_ns: int) -> FileRecord:
 
 def _record(row: tuple[object, ...]) -> FileRecord:
     values = list(row)
-    values[3] = FileKind(values[3])
+    values[3] = FileKind(str(values[3]))
     return FileRecord(*values)  # type: ignore[arg-type]
 
 
@@ -187,8 +188,12 @@ class Index:
                 progress.done = done
                 snapshot, pending = progress, []
                 progress = ScanProgress(
-                    seen=snapshot.seen, dicom=snapshot.dicom, damaged=snapshot.damaged,
-                    other=snapshot.other, read=snapshot.read, removed=snapshot.removed,
+                    seen=snapshot.seen,
+                    dicom=snapshot.dicom,
+                    damaged=snapshot.damaged,
+                    other=snapshot.other,
+                    read=snapshot.read,
+                    removed=snapshot.removed,
                     warnings=list(snapshot.warnings),
                 )
                 last = time.monotonic()
@@ -206,7 +211,11 @@ class Index:
                 seen.add(path)
                 progress.seen += 1
                 old = known.get(path)
-                if old is not None and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+                if (
+                    old is not None
+                    and old[0] == st.st_size
+                    and old[1] == st.st_mtime_ns
+                ):
                     kind = old[2]
                 else:
                     try:
@@ -217,7 +226,10 @@ class Index:
                     except Exception as exc:  # a reader bug must not end the scan
                         LOGGER.exception("reading %s failed", path)
                         record = FileRecord(
-                            path, st.st_size, st.st_mtime_ns, FileKind.DAMAGED,
+                            path,
+                            st.st_size,
+                            st.st_mtime_ns,
+                            FileKind.DAMAGED,
                             reason=f"unreadable: {type(exc).__name__}: {exc}",
                         )
                     progress.read += 1

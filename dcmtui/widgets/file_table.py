@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import on
@@ -27,14 +27,14 @@ class Column:
     key: str
     label: str
     cell: Callable[[FileRecord], str]
-    sort: Callable[[FileRecord], object]
+    sort: Callable[[FileRecord], Any]
 
 
 def _num(value: int | None) -> str:
     return "" if value is None else str(value)
 
 
-def _int_key(get: Callable[[FileRecord], int | None]) -> Callable[[FileRecord], object]:
+def _int_key(get: Callable[[FileRecord], int | None]) -> Callable[[FileRecord], Any]:
     return lambda r: (get(r) is None, get(r) or 0)
 
 
@@ -45,28 +45,40 @@ def _problem(record: FileRecord) -> str:
 
 
 COLUMNS: tuple[Column, ...] = (
-    Column("patient", "Patient", attrgetter("patient_name"), attrgetter("patient_name")),
+    Column(
+        "patient", "Patient", attrgetter("patient_name"), attrgetter("patient_name")
+    ),
     Column("pid", "Patient ID", attrgetter("patient_id"), attrgetter("patient_id")),
     Column("date", "Study date", attrgetter("study_date"), attrgetter("study_date")),
     Column("mod", "Mod", attrgetter("modality"), attrgetter("modality")),
     Column(
-        "series", "Ser#", lambda r: _num(r.series_number),
+        "series",
+        "Ser#",
+        lambda r: _num(r.series_number),
         _int_key(attrgetter("series_number")),
     ),
     Column(
-        "sdesc", "Series description", attrgetter("series_description"),
+        "sdesc",
+        "Series description",
+        attrgetter("series_description"),
         attrgetter("series_description"),
     ),
     Column(
-        "inst", "Inst#", lambda r: _num(r.instance_number),
+        "inst",
+        "Inst#",
+        lambda r: _num(r.instance_number),
         _int_key(attrgetter("instance_number")),
     ),
     Column(
-        "sop", "SOP class", lambda r: uid_name(r.sop_class_uid),
+        "sop",
+        "SOP class",
+        lambda r: uid_name(r.sop_class_uid),
         lambda r: uid_name(r.sop_class_uid),
     ),
     Column(
-        "ts", "Transfer syntax", lambda r: uid_name(r.transfer_syntax_uid),
+        "ts",
+        "Transfer syntax",
+        lambda r: uid_name(r.transfer_syntax_uid),
         lambda r: uid_name(r.transfer_syntax_uid),
     ),
     Column("size", "Size", lambda r: human_size(r.size), attrgetter("size")),
@@ -89,27 +101,47 @@ class FileTable(DataTable[Text]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", tooltip="Open the file", id="files.open"),
         Binding(
-            "space", "toggle_mark", "Mark", tooltip="Mark or unmark the file",
+            "space",
+            "toggle_mark",
+            "Mark",
+            tooltip="Mark or unmark the file",
             id="files.mark",
         ),
         Binding(
-            "m", "mark_series", "Mark series",
-            tooltip="Mark every file of this series", id="files.mark-series",
+            "m",
+            "mark_series",
+            "Mark series",
+            tooltip="Mark every file of this series",
+            id="files.mark-series",
         ),
         Binding(
-            "M", "mark_study", "Mark study",
-            tooltip="Mark every file of this study", id="files.mark-study",
+            "M",
+            "mark_study",
+            "Mark study",
+            tooltip="Mark every file of this study",
+            id="files.mark-study",
         ),
-        Binding("U", "clear_marks", "Unmark all", tooltip="Clear all marks",
-                id="files.unmark-all"),
         Binding(
-            "s", "sort_next", "Sort",
+            "U",
+            "clear_marks",
+            "Unmark all",
+            tooltip="Clear all marks",
+            id="files.unmark-all",
+        ),
+        Binding(
+            "s",
+            "sort_next",
+            "Sort",
             tooltip="Sort by the next column (click a header to pick one)",
             id="files.sort",
         ),
         Binding(
-            "S", "sort_reverse", "Reverse", tooltip="Reverse the sort order",
-            id="files.sort-reverse", show=False,
+            "S",
+            "sort_reverse",
+            "Reverse",
+            tooltip="Reverse the sort order",
+            id="files.sort-reverse",
+            show=False,
         ),
     ]
 

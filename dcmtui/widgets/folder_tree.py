@@ -32,9 +32,11 @@ class FolderTree(Tree[str]):
         path: str
 
     def __init__(self, root: str, *, id: str | None = None) -> None:
-        super().__init__(self._label(os.path.basename(root) or root, 0), data=root, id=id)
+        super().__init__(
+            self._label(os.path.basename(root) or root, 0), data=root, id=id
+        )
         self.root_path = root
-        self._nodes: dict[str, TreeNode[str]] = {root: self.root}
+        self._folder_nodes: dict[str, TreeNode[str]] = {root: self.root}
         self._counts: dict[str, int] = {root: 0}
         self._files: set[str] = set()
         self.root.expand()
@@ -44,13 +46,13 @@ class FolderTree(Tree[str]):
         return Text.assemble(visible(name), (f" {count}", "dim"))
 
     def _node(self, folder: str) -> TreeNode[str]:
-        node = self._nodes.get(folder)
+        node = self._folder_nodes.get(folder)
         if node is None:
             parent = self._node(os.path.dirname(folder))
             node = parent.add(self._label(os.path.basename(folder), 0), data=folder)
             if parent is self.root:
                 node.expand()
-            self._nodes[folder] = node
+            self._folder_nodes[folder] = node
             self._counts[folder] = 0
         return node
 

@@ -82,8 +82,11 @@ class HierarchyTree(Tree[Level | str]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
-            "space", "mark", "Mark",
-            tooltip="Mark or unmark everything below this node", id="hierarchy.mark",
+            "space",
+            "mark",
+            "Mark",
+            tooltip="Mark or unmark everything below this node",
+            id="hierarchy.mark",
         ),
     ]
 

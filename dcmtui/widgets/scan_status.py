@@ -41,7 +41,11 @@ class ScanStatus(Horizontal):
             return
         self.set_class(progress.done or progress.cancelled, "-done")
         state = (
-            "cancelled" if progress.cancelled else "done" if progress.done else "scanning"
+            "cancelled"
+            if progress.cancelled
+            else "done"
+            if progress.done
+            else "scanning"
         )
         text = (
             f"{state}: {progress.seen:,} files seen · {progress.dicom:,} DICOM · "

@@ -34,7 +34,9 @@ class TagTable(DataTable[Text]):
             indent = "  " * row.depth
             private = row.tag[1:5] != "FFFE" and int(row.tag[1:5], 16) % 2 == 1
             self.add_row(
-                Text(indent + row.tag, style="dim" if row.tag.startswith("(FFFE") else ""),
+                Text(
+                    indent + row.tag, style="dim" if row.tag.startswith("(FFFE") else ""
+                ),
                 Text(row.vr),
                 Text(visible(row.name), style="italic" if private else ""),
                 Text(visible(row.value)),

@@ -1,26 +1,22 @@
 """Command line: ``dcmtui [PATH]`` opens the app; ``dcmtui COMMAND ...`` runs a
 headless command over the same services.
 
-Imports are lazy so that ``--version`` and ``--help`` answer at once.
+Each module of this package holds the headless commands of one area and
+exports them as ``COMMANDS``; ``_commands()`` gathers them. Imports of
+pydicom and friends are lazy so that ``--version`` and ``--help`` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dcmtui import __version__
 from dcmtui.config import Settings, load_settings
 from dcmtui.services.errors import DcmtuiError
-
-if TYPE_CHECKING:
-    from dcmtui.models import IndexSummary, ScanWarning
 
 PROG = "dcmtui"
 
@@ -35,69 +31,20 @@ class Command:
     epilog: str = ""
 
 
-# -- dcmtui index -------------------------------------------------------------
+def _commands() -> dict[str, Command]:
+    """Every headless command, gathered from the modules of this package."""
+    from dcmtui.cli import index
 
-
-def _configure_index(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", type=Path, help="folder or file to index")
-    parser.add_argument("--json", action="store_true", help="print the counts as JSON")
-    parser.add_argument(
-        "--warnings", action="store_true", help="list every warning on stderr"
-    )
-
-
-def _run_index(args: argparse.Namespace, settings: Settings) -> int:
-    from dcmtui.services.files import Indexer, resolve_root
-    from dcmtui.services.text import visible
-
-    root = resolve_root(args.path)
-    indexer = Indexer(
-        settings.index_path,
-        follow_symlinks=settings.follow_symlinks,
-        show_hidden=settings.show_hidden,
-    )
-
-    async def run() -> tuple[IndexSummary, list[ScanWarning]]:
-        last = None
-        async for progress in indexer.scan(root):
-            last = progress
-        assert last is not None
-        return await indexer.summary(root, last), list(last.warnings)
-
-    summary, warnings = asyncio.run(run())
-    if args.json:
-        print(json.dumps(asdict(summary)))
-    else:
-        s = summary
-        print(
-            f"{s.root}: {s.files} files, {s.dicom} DICOM, {s.damaged} damaged, "
-            f"{s.other} not DICOM; {s.patients} patients, {s.studies} studies, "
-            f"{s.series} series; {s.warnings} warnings; read {s.read} in "
-            f"{s.seconds:.2f} s"
-        )
-    shown = warnings if args.warnings else warnings[:5]
-    for warning in shown:
-        print(f"warning: {visible(warning.path)}: {warning.reason}", file=sys.stderr)
-    if len(warnings) > len(shown):
-        print(
-            f"warning: {len(warnings) - len(shown)} more (use --warnings)",
-            file=sys.stderr,
-        )
-    return 0
-
-
-COMMANDS: dict[str, Command] = {
-    "index": Command(
-        help="index a folder (or file) into the SQLite index and print the counts",
-        configure=_configure_index,
-        run=_run_index,
-        epilog="examples:\n  dcmtui index /srv/dicom\n  dcmtui index . --json",
-    ),
-}
+    commands: dict[str, Command] = {}
+    for module in (index,):
+        commands.update(module.COMMANDS)
+    return commands
 
 
 def _main_parser() -> argparse.ArgumentParser:
-    commands = "\n".join(f"  {name:<10} {cmd.help}" for name, cmd in COMMANDS.items())
+    commands = "\n".join(
+        f"  {name:<10} {cmd.help}" for name, cmd in _commands().items()
+    )
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="The DICOM Toolkit in the terminal.",
@@ -106,11 +53,15 @@ def _main_parser() -> argparse.ArgumentParser:
         "examples:\n  dcmtui --demo\n  dcmtui /srv/dicom\n  dcmtui index /srv/dicom",
     )
     parser.add_argument(
-        "path", nargs="?", type=Path, default=None,
+        "path",
+        nargs="?",
+        type=Path,
+        default=None,
         help="folder or file to open (default: the current folder)",
     )
     parser.add_argument(
-        "--demo", action="store_true",
+        "--demo",
+        action="store_true",
         help="open the embedded demo workspace (sample files from pydicom)",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -144,8 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
-        if argv and argv[0] in COMMANDS:
-            command = COMMANDS[argv[0]]
+        commands = _commands()
+        if argv and argv[0] in commands:
+            command = commands[argv[0]]
             args = _command_parser(argv[0], command).parse_args(argv[1:])
             settings = _startup()
             return command.run(args, settings)

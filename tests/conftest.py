@@ -1,0 +1,37 @@
+"""Shared fixtures: every test gets its own config, data and log folders."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.factories import write_dicom  # re-exported for tests
+from tests.peers import strict
+
+__all__ = ["write_dicom"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Point DCMTUI_CONFIG_DIR / DATA_DIR / LOG_DIR at a fresh folder."""
+    home = tmp_path / "dcmtui-home"
+    for name in ("config", "data", "log"):
+        (home / name).mkdir(parents=True)
+        monkeypatch.setenv(f"DCMTUI_{name.upper()}_DIR", str(home / name))
+    yield home
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI a skipped test is a failed run: every peer must be there."""
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is None or not strict():
+        return
+    skipped = reporter.stats.get("skipped", [])
+    if skipped and session.exitstatus == 0:
+        reporter.write_line(
+            f"CI: {len(skipped)} test(s) skipped; every peer must be installed.",
+            red=True,
+        )
+        session.exitstatus = 1

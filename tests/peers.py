@@ -1,0 +1,46 @@
+"""External DICOM peers (DCMTK, dicom3tools, Orthanc) for the tests.
+
+A test that needs a peer calls ``require("storescp")``: it returns the
+program's path, or skips the test with the reason. Under CI (``CI`` set to
+anything but "" or "false") a missing peer is a failure instead, and
+``conftest.py`` fails the run if anything was skipped at all.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+PACKAGES = {
+    "dcmdump": "dcmtk",
+    "dcmodify": "dcmtk",
+    "dump2dcm": "dcmtk",
+    "storescp": "dcmtk",
+    "storescu": "dcmtk",
+    "echoscu": "dcmtk",
+    "findscu": "dcmtk",
+    "movescu": "dcmtk",
+    "getscu": "dcmtk",
+    "dcmqrscp": "dcmtk",
+    "dciodvfy": "dicom3tools",
+    "Orthanc": "orthanc",
+}
+
+
+def strict() -> bool:
+    """True when skips are failures (CI)."""
+    return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
+
+
+def require(program: str) -> str:
+    """Return the path of ``program``, or skip (fail under CI) when missing."""
+    path = shutil.which(program)
+    if path is None:
+        package = PACKAGES.get(program, program)
+        reason = f"{program} is not installed (apt-get install {package})"
+        if strict():
+            pytest.fail(f"CI needs every peer: {reason}", pytrace=False)
+        pytest.skip(reason)
+    return path
