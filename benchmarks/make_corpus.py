@@ -47,14 +47,16 @@ def _template(
     """
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
-    from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+    from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     sop_uid = f"1.2.826.0.1.3680043.8.498.{_SOP_PLACEHOLDER}"
     meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = _CT_IMAGE
-    meta.MediaStorageSOPInstanceUID = sop_uid
-    meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
-    meta.ImplementationClassUID = "1.2.826.0.1.3680043.8.498.1"
+    meta.MediaStorageSOPClassUID = UID(_CT_IMAGE)
+    meta.MediaStorageSOPInstanceUID = UID(sop_uid)
+    meta.TransferSyntaxUID = (
+        ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    )
+    meta.ImplementationClassUID = UID("1.2.826.0.1.3680043.8.498.1")
     ds = Dataset()
     ds.file_meta = meta
     ds.SpecificCharacterSet = "ISO_IR 100"

@@ -58,14 +58,12 @@ _U32 = struct.Struct("<I")
 _EXPLICIT = struct.Struct("<HH2sH")
 _IMPLICIT = struct.Struct("<HHI")
 
-_LONG_VRS = frozenset(
-    (b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR")
-    + (b"UT", b"UV")
-)
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
+"""VRs with a 2-byte reserved field and a 4-byte length in explicit VR."""
 _SHORT_VRS = frozenset(
-    (b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD", b"FL", b"IS", b"LO")
-    + (b"LT", b"PN", b"SH", b"SL", b"SS", b"ST", b"TM", b"UI", b"UL", b"US")
+    b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST TM UI UL US".split()
 )
+"""VRs with a 2-byte length in explicit VR."""
 _ALL_VRS = _LONG_VRS | _SHORT_VRS
 
 _SINGLE_BYTE_CODECS = {"": "latin_1", "ISO_IR 100": "latin_1", "ISO_IR 192": "utf_8"}
@@ -608,9 +606,8 @@ def _text(raw: bytes | None, encodings: list[str] | None) -> str:
                 return raw.decode(codec).rstrip(" \x00")
             except UnicodeDecodeError:
                 pass
-    elif encodings is None or "ISO 2022" not in str(encodings):
-        if raw.isascii():
-            return raw.decode("ascii").rstrip(" \x00")
+    elif raw.isascii() and (encodings is None or "ISO 2022" not in str(encodings)):
+        return raw.decode("ascii").rstrip(" \x00")
     return _decode_charset(raw.rstrip(b" \x00"), encodings).rstrip(" \x00")
 
 
