@@ -10,6 +10,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Input
 from textual.worker import Worker, WorkerState
@@ -27,6 +28,9 @@ if TYPE_CHECKING:
 
 class FilesScreen(Screen[None]):
     """Browse the DICOM files below a folder (or one file)."""
+
+    scanning: reactive[bool] = reactive(False, bindings=True)
+    """True while the scan worker runs (shows the Stop scan key)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -51,7 +55,12 @@ class FilesScreen(Screen[None]):
             id="files.cancel-scan",
         ),
         Binding(
-            "r", "rescan", "Rescan", tooltip="Scan the folder again", id="files.rescan"
+            "r",
+            "rescan",
+            "Rescan",
+            tooltip="Scan the folder again",
+            id="files.rescan",
+            show=False,
         ),
         Binding(
             "escape",
@@ -68,7 +77,6 @@ class FilesScreen(Screen[None]):
         self.services = services
         self.root = root
         self.progress: ScanProgress | None = None
-        self.scanning = False
 
     @property
     def table(self) -> FileTable:
@@ -156,6 +164,11 @@ class FilesScreen(Screen[None]):
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
             self.notify(str(event.worker.error), severity="error", timeout=8)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "cancel_scan":
+            return self.scanning
+        return True
 
     def action_cancel_scan(self) -> None:
         if self.scanning:

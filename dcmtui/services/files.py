@@ -318,13 +318,19 @@ def _walk(
                     subfolders.append(entry.path)
                     continue
                 st = entry.stat()
+            except FileNotFoundError as exc:
+                broken = os.path.islink(entry.path)
+                warnings.append(
+                    ScanWarning(entry.path, "broken symbolic link")
+                    if broken
+                    else _warning(entry.path, exc)
+                )
+                continue
             except OSError as exc:
                 warnings.append(_warning(entry.path, exc))
                 continue
             if stat.S_ISREG(st.st_mode):
                 yield entry.path, st
-            elif entry.is_symlink() and not os.path.exists(entry.path):
-                warnings.append(ScanWarning(entry.path, "broken symbolic link"))
         stack.extend(reversed(subfolders))
 
 

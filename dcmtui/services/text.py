@@ -8,17 +8,25 @@ UI never parses data as markup.
 
 from __future__ import annotations
 
-_TABLE: dict[int, str] = {c: chr(0x2400 + c) for c in range(0x20)}  # ␀ .. ␟
-_TABLE[0x7F] = "\u2421"  # ␡
-_TABLE.update({c: f"\\x{c:02x}" for c in range(0x80, 0xA0)})  # C1 controls
-_TABLE.update(
-    {c: f"\\u{c:04x}" for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
-)
-_TABLE.update({0x200E: "\\u200e", 0x200F: "\\u200f", 0xFEFF: "\\ufeff"})
+_PICTURES = {c: chr(0x2400 + c) for c in range(0x20)} | {0x7F: "\u2421"}  # ␀ .. ␡
+
+
+def _escape(char: str) -> str:
+    if char.isprintable():
+        return char
+    code = ord(char)
+    if code in _PICTURES:
+        return _PICTURES[code]
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def visible(value: str) -> str:
-    """Return ``value`` with control and bidi characters made visible.
+    """Return ``value`` with control, format and bidi characters made visible.
+
+    C0 controls become their Unicode pictures (ESC is ``␛``, newline ``␊``);
+    every other character Python does not call printable (C1 controls,
+    bidi overrides, zero-width and non-breaking spaces) becomes ``\\xNN`` or
+    ``\\uNNNN``.
 
     Args:
         value: Any text, possibly hostile.
@@ -26,6 +34,6 @@ def visible(value: str) -> str:
     Returns:
         Text of one line that draws exactly as many cells as its characters.
     """
-    if value.isprintable() and value.isascii():
+    if value.isprintable():
         return value
-    return value.translate(_TABLE)
+    return "".join(map(_escape, value))

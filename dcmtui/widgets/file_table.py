@@ -120,6 +120,7 @@ class FileTable(DataTable[Text]):
             "Mark study",
             tooltip="Mark every file of this study",
             id="files.mark-study",
+            show=False,
         ),
         Binding(
             "U",
@@ -127,6 +128,7 @@ class FileTable(DataTable[Text]):
             "Unmark all",
             tooltip="Clear all marks",
             id="files.unmark-all",
+            show=False,
         ),
         Binding(
             "s",

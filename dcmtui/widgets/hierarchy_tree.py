@@ -62,11 +62,17 @@ def group(records: Iterable[FileRecord]) -> dict[str, Level]:
     return patients
 
 
+def _plural(count: int, noun: str) -> str:
+    if count == 1:
+        return f"1 {noun}"
+    return f"{count} {noun[:-1] + 'ies' if noun.endswith('y') else noun + 's'}"
+
+
 def _counts(level: Level) -> str:
     if level.kind == "patient":
         studies = len(level.children)
         series = sum(len(s.children) for s in level.children.values())
-        return f"{studies} stud{'ies' if studies != 1 else 'y'}, {series} series, "
+        return f"{_plural(studies, 'study')}, {series} series, "
     if level.kind == "study":
         return f"{len(level.children)} series, "
     return ""
@@ -113,7 +119,8 @@ class HierarchyTree(Tree[Level | str]):
         marked = sum(p in self.marks for p in level.paths)
         text = Text(visible(level.title))
         text.append(
-            f"  {_counts(level)}{len(level.paths)} instances, {human_size(size)}",
+            f"  {_counts(level)}{_plural(len(level.paths), 'instance')}, "
+            f"{human_size(size)}",
             style="dim",
         )
         if marked:
