@@ -1,0 +1,42 @@
+"""Helpers for Pilot tests of the app."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.text import Text
+from textual.pilot import Pilot
+
+from dcmtui.app import DcmtuiApp
+from dcmtui.config import load_settings
+from dcmtui.screens.browser import FilesScreen
+from dcmtui.services.container import Services
+from dcmtui.services.files import Indexer, Reader
+
+
+def make_app(root: Path, reader: Reader | None = None) -> DcmtuiApp:
+    """The app on ``root`` with isolated settings; ``reader`` replaces the
+    indexer's file reader (to slow it down, or to check what is read)."""
+    settings = load_settings()
+    services = Services(settings)
+    if reader is not None:
+        services.indexer = Indexer(settings.index_path, reader=reader)
+    return DcmtuiApp(settings, root=root, services=services)
+
+
+async def wait_scanned(pilot: Pilot[None], seconds: float = 20) -> FilesScreen:
+    """Wait until the Files screen's scan has finished; return the screen."""
+    for _ in range(int(seconds / 0.05)):
+        await pilot.pause(0.05)
+        screen = pilot.app.screen
+        if not isinstance(screen, FilesScreen) or screen.progress is None:
+            continue
+        if screen.progress.done and not screen.scanning:
+            await pilot.pause()
+            return screen
+    raise AssertionError("the scan did not finish")
+
+
+def plain(label: str | Text) -> str:
+    """The text of a tree label, without styles."""
+    return label if isinstance(label, str) else label.plain
