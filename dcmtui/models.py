@@ -169,3 +169,127 @@ class AssocEvent:
     """Bytes of the data set of a c-store (or received so far)."""
     contexts: tuple[ContextResult, ...] = ()
     """On accepted/rejected: the presentation contexts and their results."""
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """One entry of the address book (``nodes.toml``), or an ad-hoc
+    ``AET@host:port`` peer."""
+
+    name: str
+    ae_title: str
+    host: str
+    port: int
+    calling_ae: str = ""
+    """Our AE title towards this node (empty: the default, ``DCMTUI``)."""
+    tls_ca: str = ""
+    """CA certificate file (PEM) that signs the node's certificate; TLS is on
+    when this or ``tls_cert`` is set."""
+    tls_cert: str = ""
+    """Our client certificate (PEM)."""
+    tls_key: str = ""
+    """The key of our client certificate (PEM)."""
+    transfer_syntaxes: tuple[str, ...] = ()
+    """Preferred transfer syntax UIDs, best first (empty: the usual ones)."""
+    max_pdu: int = 0
+    """Largest PDU we accept from the node (0: dcmtui's default)."""
+    retrieve: str = "C-MOVE"
+    """How to retrieve from this node: ``C-MOVE`` or ``C-GET``."""
+    move_destination: str = ""
+    """AE title the node sends C-MOVE results to (empty: our receiver)."""
+    notes: str = ""
+
+    @property
+    def tls(self) -> bool:
+        """True when associations to this node use TLS."""
+        return bool(self.tls_ca or self.tls_cert)
+
+    @property
+    def address(self) -> str:
+        """``AET@host:port``."""
+        return f"{self.ae_title}@{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class EchoResult:
+    """The outcome of one C-ECHO."""
+
+    node: str
+    ok: bool
+    ms: float
+    """Round trip of the C-ECHO request and response, in milliseconds (the
+    whole exchange, association included, when it failed)."""
+    when: float
+    """Seconds since the epoch."""
+    status: int | None = None
+    detail: str = ""
+    """For a failure: what went wrong and what to try."""
+
+
+@dataclass(frozen=True, slots=True)
+class FileSendStatus:
+    """What happened to one file of a send."""
+
+    path: str
+    state: str
+    """``sent``, ``warning``, ``failed``, ``skipped`` (sent before: resumed),
+    ``converted`` (sent in another transfer syntax), ``refused`` (pre-flight)."""
+    status: int | None = None
+    detail: str = ""
+    nbytes: int = 0
+
+
+@dataclass(slots=True)
+class SendProgress:
+    """Counters of a running (or finished) send."""
+
+    total_files: int = 0
+    total_bytes: int = 0
+    done_files: int = 0
+    done_bytes: int = 0
+    sent: int = 0
+    warnings: int = 0
+    failed: int = 0
+    skipped: int = 0
+    converted: int = 0
+    elapsed: float = 0.0
+    done: bool = False
+    last: FileSendStatus | None = None
+    """The file that just finished."""
+
+    @property
+    def mb_per_s(self) -> float:
+        """Throughput so far, in MB/s (10^6 bytes)."""
+        return self.done_bytes / 1e6 / self.elapsed if self.elapsed > 0 else 0.0
+
+    @property
+    def seconds_left(self) -> float | None:
+        """Estimated time left, or None before there is anything to go by."""
+        if self.done_bytes <= 0 or self.elapsed <= 0:
+            return None
+        rate = self.done_bytes / self.elapsed
+        return max(0.0, (self.total_bytes - self.done_bytes) / rate)
+
+
+@dataclass(frozen=True, slots=True)
+class FindResult:
+    """One C-FIND match: the returned keys, keyword to text value."""
+
+    level: str
+    values: dict[str, str]
+    """Keyword (or ``(gggg,eeee)`` when it has none) to the value as text."""
+
+
+@dataclass(frozen=True, slots=True)
+class RetrieveProgress:
+    """Sub-operation counters of a C-MOVE or C-GET, from one response."""
+
+    remaining: int | None
+    completed: int
+    failed: int
+    warning: int
+    status: int
+    done: bool = False
+    received: tuple[str, ...] = ()
+    """Files written so far (C-GET only)."""
+    detail: str = ""
