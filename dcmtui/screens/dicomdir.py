@@ -73,7 +73,8 @@ class DicomdirScreen(Screen[None]):
         for child in node.children:
             label = Text(visible(child.label))
             if child.children:
-                label.append(f"  {_count(child)} instances", style="dim")
+                count = _count(child)
+                label.append(f" · {count} instance{'s' * (count != 1)}", style="dim")
                 self._add(parent.add(label, data=child), child)
             else:
                 parent.add_leaf(label, data=child)

@@ -77,6 +77,7 @@ class HelpScreen(ModalScreen[None]):
                 "Keys (remap any by its id in config.toml, [keymap] section) "
                 "· ctrl+p: command palette · escape: close",
                 id="help-title",
+                markup=False,
             )
             yield DataTable[Text](cursor_type="row", zebra_stripes=True)
 

@@ -43,7 +43,7 @@ class FolderTree(Tree[str]):
 
     @staticmethod
     def _label(name: str, count: int) -> Text:
-        return Text.assemble(visible(name), (f" {count}", "dim"))
+        return Text.assemble(visible(name), (f" ({count})", "dim"))
 
     def _node(self, folder: str) -> TreeNode[str]:
         node = self._folder_nodes.get(folder)

@@ -119,12 +119,12 @@ class HierarchyTree(Tree[Level | str]):
         marked = sum(p in self.marks for p in level.paths)
         text = Text(visible(level.title))
         text.append(
-            f"  {_counts(level)}{_plural(len(level.paths), 'instance')}, "
+            f" · {_counts(level)}{_plural(len(level.paths), 'instance')}, "
             f"{human_size(size)}",
             style="dim",
         )
         if marked:
-            text.append(f"  ● {marked} marked", style="bold")
+            text.append(f" · ● {marked} marked", style="bold")
         return text
 
     def show(self, records: dict[str, FileRecord], marks: set[str]) -> None:
@@ -164,9 +164,9 @@ class HierarchyTree(Tree[Level | str]):
         num = "-" if r.instance_number is None else str(r.instance_number)
         text = Text("● " if path in self.marks else "  ", style="bold")
         text.append(visible(f"Instance {num}  {path.rsplit('/', 1)[-1]}"))
-        text.append(f"  {human_size(r.size)}", style="dim")
+        text.append(f" · {human_size(r.size)}", style="dim")
         if r.reason:
-            text.append(f"  {visible(r.reason)}", style="bold red")
+            text.append(f" · {visible(r.reason)}", style="bold red")
         return text
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Level | str]) -> None:

@@ -218,7 +218,7 @@ async def test_folder_tree_filters_table(corpus: Path) -> None:
         screen = await wait_scanned(pilot)
         folders = screen.query_one(FolderTree)
         p1 = next(n for n in folders.root.children if n.data == str(corpus / "P1"))
-        assert plain(p1.label) == "P1 5"
+        assert plain(p1.label) == "P1 (5)"
         folders.focus()
         folders.move_cursor(p1)
         await pilot.press("enter")

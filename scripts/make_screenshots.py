@@ -1,0 +1,129 @@
+"""Make an SVG of every screen into screenshots/, by driving the app.
+
+    python scripts/make_screenshots.py [NAME ...]
+
+Each shot builds the app on fixed data (same paths and UIDs every run), drives
+it with Pilot as a user would, and saves the screen. To add a screen, add a
+function to SHOTS. Run it again after a screen changes, and look at the result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "screenshots"
+SIZE = (120, 36)
+
+from textual.pilot import Pilot  # noqa: E402
+
+from dcmtui.app import DcmtuiApp  # noqa: E402
+from tests.snapshots.corpus import make_fixed_corpus, settle_scan  # noqa: E402
+from tests.ui.helpers import make_app  # noqa: E402
+
+Drive = Callable[[Pilot[None]], Awaitable[None]]
+
+
+async def _shoot(name: str, app: DcmtuiApp, drive: Drive) -> Path:
+    async with app.run_test(size=SIZE) as pilot:
+        await drive(pilot)
+        await pilot.pause(0.2)
+        path = app.save_screenshot(f"{name}.svg", str(OUT))
+    return Path(path)
+
+
+async def files() -> Path:
+    async def drive(pilot: Pilot[None]) -> None:
+        await settle_scan(pilot)
+
+    return await _shoot("files", make_app(make_fixed_corpus("files")), drive)
+
+
+async def files_hierarchy() -> Path:
+    async def drive(pilot: Pilot[None]) -> None:
+        screen = await settle_scan(pilot)
+        await pilot.press("v")
+        tree = screen.hierarchy
+        first = tree.root.children[0]
+        first.expand_all()
+        await pilot.pause()
+        tree.move_cursor(first.children[1])
+        await pilot.press("space")
+
+    return await _shoot("files-hierarchy", make_app(make_fixed_corpus("hier")), drive)
+
+
+def _demo_app() -> DcmtuiApp:
+    from dcmtui.services.demo import make_demo
+
+    return make_app(make_demo(Path(os.environ["DCMTUI_DATA_DIR"])))
+
+
+async def demo() -> Path:
+    async def drive(pilot: Pilot[None]) -> None:
+        await settle_scan(pilot)
+
+    return await _shoot("demo", _demo_app(), drive)
+
+
+async def dataset() -> Path:
+    async def drive(pilot: Pilot[None]) -> None:
+        screen = await settle_scan(pilot)
+        path = next(p for p in screen.table.records if p.endswith("CT_small.dcm"))
+        screen.open_path(path)
+        await pilot.pause(0.5)
+
+    return await _shoot("dataset", _demo_app(), drive)
+
+
+async def dicomdir() -> Path:
+    async def drive(pilot: Pilot[None]) -> None:
+        screen = await settle_scan(pilot)
+        path = next(p for p in screen.table.records if p.endswith("DICOMDIR"))
+        screen.open_path(path)
+        await pilot.pause(0.5)
+
+    return await _shoot("dicomdir", _demo_app(), drive)
+
+
+async def help_screen() -> Path:
+    async def drive(pilot: Pilot[None]) -> None:
+        await settle_scan(pilot)
+        await pilot.press("question_mark")
+
+    return await _shoot("help", make_app(make_fixed_corpus("help")), drive)
+
+
+SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
+    "files": files,
+    "files-hierarchy": files_hierarchy,
+    "demo": demo,
+    "dataset": dataset,
+    "dicomdir": dicomdir,
+    "help": help_screen,
+}
+
+
+def main(names: list[str]) -> int:
+    """Make the named shots (all by default) into screenshots/."""
+    OUT.mkdir(exist_ok=True)
+    home = Path(tempfile.gettempdir()) / "dcmtui-screenshots"
+    shutil.rmtree(home, ignore_errors=True)
+    for kind in ("config", "data", "log"):
+        (home / kind).mkdir(parents=True)
+        os.environ[f"DCMTUI_{kind.upper()}_DIR"] = str(home / kind)
+    for name in names or list(SHOTS):
+        path = asyncio.run(SHOTS[name]())
+        print(f"{name}: {path.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
