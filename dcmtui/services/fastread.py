@@ -306,6 +306,8 @@ def _read_meta(
         if length == _UNDEFINED:
             raise _Damaged(f"bad meta header: undefined length at (0002,{elem:04X})")
         end = pos + header + length
+        if length > _MAX_VALUE:
+            raise _Damaged(f"bad meta header: bad length at (0002,{elem:04X})")
         if end > file_size:
             raise _Damaged(
                 f"truncated: (0002,{elem:04X}) declares {length} bytes, "
@@ -325,6 +327,8 @@ def _read_meta(
         pos = end
     if not ts:
         reason = reason or "bad meta header: no TransferSyntaxUID"
+    if group_end > file_size:
+        raise _Damaged("truncated: inside the file meta group")
     if group_end >= 0 and group_end != pos:
         reason = reason or (
             f"bad meta header: group length says {group_end - start - 12} bytes, "
@@ -694,17 +698,22 @@ def _with_pydicom(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        error: Exception | None = None
         try:
             ds = dcmread(path, defer_size=1024, force=True)
-        except OSError:
-            raise
+        except OSError as exc:
+            if exc.errno is not None:  # a real I/O error, not pydicom's complaint
+                raise
+            error = exc
         except Exception as exc:
+            error = exc
+        if error is not None:
             return FileRecord(
                 path,
                 size,
                 mtime_ns,
                 FileKind.DAMAGED,
-                reason or _short(f"unreadable: {exc}"),
+                reason or _short(f"unreadable: {error}"),
                 transfer_syntax_uid=ts,
                 sop_class_uid=media_class,
                 sop_instance_uid=media_instance,
@@ -725,6 +734,15 @@ def _with_pydicom(
             if short:
                 name = "PixelData" if raw.tag == _PIXEL_DATA else f"{raw.tag}"
                 reason = f"truncated: {name} declares {raw.length} bytes"
+        last = ds._dict[max(ds._dict)] if ds._dict else None
+        if (
+            not reason
+            and not deflated
+            and isinstance(last, RawDataElement)
+            and last.length != _UNDEFINED
+            and 0 < file_size - (last.value_tell + last.length) < 8
+        ):
+            reason = f"truncated: element header cut at offset {file_size}"
         for warning in caught:
             text = str(warning.message)
             if not reason and ("EOF" in text or "end of file" in text.lower()):
