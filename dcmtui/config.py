@@ -43,6 +43,112 @@ def log_dir() -> Path:
 
 
 @dataclass(frozen=True)
+class ReceiverSettings:
+    """The built-in Storage SCP: the ``[receiver]`` table of config.toml."""
+
+    ae_title: str = "DCMTUI"
+    """Our AE title (the called AE title peers use)."""
+    port: int = 11112
+    """TCP port to listen on (0: any free port)."""
+    bind: str = "0.0.0.0"
+    """Address to listen on."""
+    store_dir: str = ""
+    """Where received objects go (default: the data folder's ``store``)."""
+    layout: str = "hierarchy"
+    """``hierarchy`` (Patient/Study/Series/SOP.dcm), ``study`` (Study/SOP.dcm)
+    or ``flat`` (SOP.dcm)."""
+    duplicates: str = "keep"
+    """A different object with a known SOP Instance UID: ``keep`` both (the new
+    one gets a ``.1``, ``.2``... suffix) or ``overwrite`` the old one."""
+    sop_classes: list[str] = field(default_factory=list)
+    """Accepted SOP class UIDs (empty: every storage SOP class, and private ones)."""
+    transfer_syntaxes: list[str] = field(default_factory=list)
+    """Accepted transfer syntax UIDs (empty: whatever the peer proposes first)."""
+    allow_known_calling_aes: bool = False
+    """Accept only calling AE titles of the address book or ``allowed_calling_aes``."""
+    allowed_calling_aes: list[str] = field(default_factory=list)
+    """Extra calling AE titles accepted when the allow-list is on."""
+    check_called_ae: bool = False
+    """Reject associations whose called AE title is not ours."""
+    max_associations: int = 16
+    """Associations at once, in total."""
+    max_associations_per_peer: int = 8
+    """Associations at once from one peer address."""
+    association_deadline: float = 3600.0
+    """Seconds an association may last before we abort it."""
+    idle_timeout: float = 60.0
+    """Seconds of silence from a peer before we abort (ARTIM, DIMSE, network)."""
+    max_pdu: int = 262144
+    """Largest PDU we accept (and announce); anything larger aborts."""
+    max_object_bytes: int = 8 * 1024**3
+    """Largest data set we store; larger ones get 0xA700 and are discarded."""
+    min_free_bytes: int = 512 * 1024**2
+    """Free disk space to keep in the store; below it C-STORE gets 0xA700."""
+    post_store_command: list[str] = field(default_factory=list)
+    """Program and arguments run after each object (or study), never via a
+    shell; ``{path}``, ``{sop_instance_uid}``, ``{study_uid}``, ``{calling_ae}``
+    ... are replaced, and the same values are in ``DCMTUI_*`` variables."""
+    post_store_on: str = "object"
+    """``object`` (after each stored object) or ``study`` (once per study and
+    association, when the association ends)."""
+    tls_cert: str = ""
+    """PEM server certificate: DICOM TLS on when set (with ``tls_key``)."""
+    tls_key: str = ""
+    """PEM private key of ``tls_cert``."""
+    tls_ca: str = ""
+    """PEM CA bundle: when set, peers must present a certificate it signed."""
+    log_max_bytes: int = 10 * 1024**2
+    """Size at which ``associations.jsonl`` rotates."""
+    log_backups: int = 5
+    """Rotated ``associations.jsonl`` files kept."""
+
+
+_RECEIVER_CHOICES = {
+    "layout": ("hierarchy", "study", "flat"),
+    "duplicates": ("keep", "overwrite"),
+    "post_store_on": ("object", "study"),
+}
+
+
+def _receiver_settings(raw: dict[str, Any], path: Path) -> ReceiverSettings:
+    """Check the ``[receiver]`` table and build ReceiverSettings from it."""
+    known = {f.name: f for f in fields(ReceiverSettings)}
+    defaults = ReceiverSettings()
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in known:
+            names = ", ".join(sorted(known))
+            raise ConfigError(
+                f"{path}: unknown key 'receiver.{key}' (known keys: {names})"
+            )
+        default = getattr(defaults, key)
+        kind = type(default)
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok = isinstance(value, kind) and not (
+            isinstance(value, bool) and kind is not bool
+        )
+        if ok and kind is list:
+            ok = all(isinstance(item, str) for item in value)
+        if not ok:
+            raise ConfigError(
+                f"{path}: 'receiver.{key}' must be a {kind.__name__}, not {value!r}"
+            )
+        if key in _RECEIVER_CHOICES and value not in _RECEIVER_CHOICES[key]:
+            raise ConfigError(
+                f"{path}: 'receiver.{key}' must be one of {_RECEIVER_CHOICES[key]}"
+            )
+        if (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and (value < 0 or (key == "port" and value > 65535))
+        ):
+            raise ConfigError(f"{path}: 'receiver.{key}' is out of range")
+        values[key] = value
+    return ReceiverSettings(**values)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``config.toml`` can set; every field has a default."""
 
@@ -62,6 +168,8 @@ class Settings:
     """Where config.toml and nodes.toml live."""
     log_dir: Path = field(default_factory=log_dir)
     """Where dcmtui.log lives."""
+    receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
+    """The built-in receiver, from the ``[receiver]`` table."""
 
     @property
     def index_path(self) -> Path:
@@ -80,6 +188,7 @@ _FILE_KEYS = {
     "show_hidden": bool,
     "log_level": str,
     "keymap": dict,
+    "receiver": dict,
 }
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 
@@ -127,5 +236,7 @@ def load_settings(path: Path | None = None) -> Settings:
     for binding_id, keys in values.get("keymap", {}).items():
         if not isinstance(keys, str):
             raise ConfigError(f"{path}: keymap.{binding_id} must be a string of keys")
+    if "receiver" in values:
+        values["receiver"] = _receiver_settings(values["receiver"], path)
     assert {f.name for f in fields(Settings)} >= set(_FILE_KEYS)
     return Settings(**values, config_dir=cfg_dir)

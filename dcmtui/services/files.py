@@ -91,6 +91,17 @@ class Index:
         con.executescript(_SCHEMA)
         return con
 
+    def upsert(self, records: Iterable[FileRecord]) -> None:
+        """Insert or replace ``records`` (objects the receiver just stored)."""
+        rows = [astuple(r) for r in records]
+        if rows:
+            con = self.connect()
+            try:
+                with con:
+                    con.executemany(_INSERT, rows)
+            finally:
+                con.close()
+
     def records(self, root: str) -> list[FileRecord]:
         """Every known record at or below ``root`` (an absolute path)."""
         where, params = _under(root)

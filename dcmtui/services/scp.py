@@ -1,0 +1,868 @@
+"""The built-in Storage SCP (with Verification): storescp as a service.
+
+pynetdicom runs each association on its own threads; the handlers here turn
+what happens into AssocEvents on the EventBus, return DICOM statuses and never
+raise. Objects are received in chunks straight into a spool file in the store
+(never decoded and re-encoded), then linked to their final name
+(services.store). Every limit of the receiver rules lives here: associations
+in total and per peer, a deadline per association, idle time, PDU size,
+object size, free disk, calling/called AE checks, TLS.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import queue
+import socket
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dcmtui.config import ReceiverSettings, Settings
+from dcmtui.models import AssocEvent, ContextResult
+from dcmtui.services.errors import DcmtuiError
+from dcmtui.services.events import EventBus
+from dcmtui.services.store import IndexWriter, Spool, Store, record_for
+
+if TYPE_CHECKING:
+    from pynetdicom.transport import ThreadedAssociationServer
+
+LOGGER = logging.getLogger(__name__)
+
+VERIFICATION = "1.2.840.10008.1.1"
+OUT_OF_RESOURCES = 0xA700
+CANNOT_UNDERSTAND = 0xC000
+
+REJECT_REASONS: dict[tuple[int, int], str] = {
+    (1, 1): "no reason given",
+    (1, 2): "application context name not supported",
+    (1, 3): "calling AE title not recognised",
+    (1, 7): "called AE title not recognised",
+    (2, 1): "no reason given (ACSE)",
+    (2, 2): "protocol version not supported",
+    (3, 1): "temporary congestion",
+    (3, 2): "local limit exceeded",
+}
+CONTEXT_RESULTS = {
+    0: "accepted",
+    1: "user rejection",
+    2: "no reason",
+    3: "abstract syntax not supported",
+    4: "transfer syntaxes not supported",
+}
+
+
+class ReceiverError(DcmtuiError):
+    """The receiver could not start (port taken, bad TLS files, ...)."""
+
+
+@dataclass
+class ReceiverStatus:
+    """What the Associations screen shows about the receiver."""
+
+    running: bool = False
+    ae_title: str = ""
+    host: str = ""
+    port: int = 0
+    store: str = ""
+    tls: bool = False
+    active: int = 0
+    associations: int = 0
+    instances: int = 0
+    nbytes: int = 0
+    failures: int = 0
+
+
+@dataclass(eq=False)
+class _Assoc:
+    """What the receiver keeps about one incoming connection."""
+
+    assoc_id: str
+    host: str
+    port: int
+    opened: float = field(default_factory=time.time)
+    calling: str = ""
+    called: str = ""
+    requested: bool = False
+    ended: bool = False
+    abort_reason: str = ""
+    stores: int = 0
+    spools: set[Spool] = field(default_factory=set)
+    studies: dict[str, list[str]] = field(default_factory=dict)
+    """Study UID -> paths stored in this association (for post-store ``study``)."""
+    timer: threading.Timer | None = None
+    raw_socket: socket.socket | None = None
+
+
+# --- process-wide hooks into pynetdicom -------------------------------------
+# pynetdicom's chunked receive opens a NamedTemporaryFile in the system temp
+# folder and writes the meta header with pydicom Datasets. We hand it a Spool
+# in the store of the receiver that owns the association's DUL thread (found
+# by thread), and write the meta header with a tiny encoder. Associations of
+# other code in the process (the network client's C-GET) get the originals.
+
+_SPOOLERS: dict[threading.Thread, tuple[Store, _Assoc]] = {}
+_SPOOLERS_LOCK = threading.Lock()
+_PATCHED = False
+_registered_uids: set[str] = set()
+
+
+def _install_hooks() -> None:
+    global _PATCHED
+    if _PATCHED:
+        return
+    from pynetdicom import _config, dimse_messages
+
+    _config.STORE_RECV_CHUNKED_DATASET = True
+    original_ntf = dimse_messages.NamedTemporaryFile
+    original_create = dimse_messages.create_file_meta
+    original_write = dimse_messages.write_file_meta_info
+
+    def spool_file(*args: Any, **kwargs: Any) -> Any:
+        with _SPOOLERS_LOCK:
+            owner = _SPOOLERS.get(threading.current_thread())
+        if owner is None:
+            return original_ntf(*args, **kwargs)
+        store, state = owner
+        spool = store.new_spool()
+        state.spools.add(spool)
+        return spool
+
+    def create_file_meta(**kwargs: Any) -> Any:
+        return _LazyMeta(kwargs, original_create)
+
+    def write_file_meta_info(fp: Any, meta: Any, *args: Any) -> None:
+        if isinstance(meta, _LazyMeta):
+            if isinstance(fp, Spool):
+                fp.write(meta.encode())
+                return
+            meta = meta.dataset()
+        original_write(fp, meta, *args)
+
+    patched: Any = dimse_messages  # module attributes replaced on purpose
+    patched.NamedTemporaryFile = spool_file
+    patched.create_file_meta = create_file_meta
+    patched.write_file_meta_info = write_file_meta_info
+    _PATCHED = True
+
+
+class _LazyMeta:
+    """File meta information, encoded without building a pydicom Dataset."""
+
+    def __init__(self, values: dict[str, Any], make: Callable[..., Any]) -> None:
+        self._values = values
+        self._make = make
+
+    def dataset(self) -> Any:
+        return self._make(**self._values)
+
+    def encode(self) -> bytes:
+        from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID as impl_uid
+        from pynetdicom import PYNETDICOM_IMPLEMENTATION_VERSION as impl_version
+
+        def ui(tag: int, value: str) -> bytes:
+            raw = value.encode("ascii", "replace")
+            if len(raw) % 2:
+                raw += b"\0"
+            return _element(tag, b"UI", raw)
+
+        version = impl_version.encode("ascii", "replace")
+        if len(version) % 2:
+            version += b" "
+        body = b"".join(
+            (
+                b"\x02\x00\x01\x00OB\x00\x00\x02\x00\x00\x00\x00\x01",
+                ui(0x0002, str(self._values["sop_class_uid"])),
+                ui(0x0003, str(self._values["sop_instance_uid"])),
+                ui(0x0010, str(self._values["transfer_syntax"])),
+                ui(0x0012, str(impl_uid)),
+                _element(0x0013, b"SH", version),
+            )
+        )
+        group = b"\x02\x00\x00\x00UL\x04\x00" + len(body).to_bytes(4, "little")
+        return group + body
+
+
+def _element(elem: int, vr: bytes, value: bytes) -> bytes:
+    return (
+        b"\x02\x00"
+        + elem.to_bytes(2, "little")
+        + vr
+        + len(value).to_bytes(2, "little")
+        + value
+    )
+
+
+def _fast_recv(raw: socket.socket, cap: int) -> Callable[[int], bytearray]:
+    """A replacement for AssociationSocket.recv: one buffer, and a size cap.
+
+    pynetdicom reads a PDU by asking for the length the peer declared; a peer
+    declaring 4 GB would make it buffer 4 GB. Above ``cap`` we refuse (the
+    OSError makes pynetdicom close the connection: event 17).
+    """
+
+    def recv(nr_bytes: int) -> bytearray:
+        if nr_bytes > cap:
+            raise OSError(f"peer declared a PDU of {nr_bytes} bytes (limit {cap})")
+        buf = bytearray(nr_bytes)
+        view = memoryview(buf)
+        got = 0
+        while got < nr_bytes:
+            n = raw.recv_into(view[got:], nr_bytes - got)
+            if not n:
+                del view
+                del buf[got:]
+                return buf
+            got += n
+        return buf
+
+    return recv
+
+
+def explain_rejection(result: int, source: int, diagnostic: int) -> str:
+    """The reason of an A-ASSOCIATE-RJ in words (Part 8, 9.3.4)."""
+    kind = "permanent" if result == 1 else "transient"
+    reason = REJECT_REASONS.get((source, diagnostic), f"diagnostic {diagnostic}")
+    return f"rejected ({kind}): {reason}"
+
+
+def _ae(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value or "").strip()
+
+
+class StoreScp:
+    """The receiver: start it, it stores what peers send and reports events."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        events: EventBus,
+        *,
+        port: int | None = None,
+        ae_title: str | None = None,
+        bind: str | None = None,
+        store_dir: Path | None = None,
+        config: ReceiverSettings | None = None,
+    ) -> None:
+        cfg = config or settings.receiver
+        self.settings = settings
+        self.config = cfg
+        self.events = events
+        self.ae_title = ae_title or cfg.ae_title
+        self.bind = bind if bind is not None else cfg.bind
+        self.port = cfg.port if port is None else port
+        root = store_dir or (
+            Path(cfg.store_dir).expanduser() if cfg.store_dir else None
+        )
+        self.store = Store(
+            (root or settings.data_dir / "store").absolute(),
+            layout=cfg.layout,
+            duplicates=cfg.duplicates,
+            max_object_bytes=cfg.max_object_bytes,
+            min_free_bytes=cfg.min_free_bytes,
+        )
+        self._server: ThreadedAssociationServer | None = None
+        self._index: IndexWriter | None = None
+        self._lock = threading.Lock()
+        self._assocs: dict[int, _Assoc] = {}
+        self._closed: dict[int, _Assoc] = {}
+        self._status = ReceiverStatus()
+        self._stopping = False
+        self._post: _PostStore | None = None
+
+    # --- lifecycle -----------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        """True between start() and stop()."""
+        return self._server is not None
+
+    async def start(self) -> int:
+        """Start listening; return the real port (useful with port 0).
+
+        Raises:
+            ReceiverError: The port cannot be bound, the store cannot be
+                created, or the TLS files cannot be read.
+        """
+        if self._server is not None:
+            return self.port
+        return await asyncio.to_thread(self._start)
+
+    def _start(self) -> int:
+        from pynetdicom import AE, evt
+
+        _install_hooks()
+        try:
+            self.store.prepare()
+        except OSError as exc:
+            raise ReceiverError(
+                f"cannot use the store folder {self.store.root}: {exc.strerror or exc}"
+            ) from exc
+        cfg = self.config
+        ae = AE(ae_title=self.ae_title)
+        ae.maximum_pdu_size = cfg.max_pdu
+        ae.maximum_associations = cfg.max_associations + 4  # our own check is first
+        ae.acse_timeout = cfg.idle_timeout
+        ae.dimse_timeout = cfg.idle_timeout
+        ae.network_timeout = cfg.idle_timeout
+        # Placeholders: the real contexts are chosen per association (on_requested).
+        ae.add_supported_context(VERIFICATION)
+        ssl_context = self._ssl_context()
+        handlers = [
+            (evt.EVT_CONN_OPEN, self._on_conn_open),
+            (evt.EVT_CONN_CLOSE, self._on_conn_close),
+            (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_ACCEPTED, self._on_accepted),
+            (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_RELEASED, self._on_released),
+            (evt.EVT_ABORTED, self._on_aborted),
+            (evt.EVT_C_ECHO, self._on_echo),
+            (evt.EVT_C_STORE, self._on_store),
+        ]
+        try:
+            server = ae.start_server(
+                (self.bind, self.port),
+                block=False,
+                evt_handlers=handlers,  # type: ignore[arg-type]
+                ssl_context=ssl_context,
+            )
+        except OSError as exc:
+            raise ReceiverError(
+                f"cannot listen on {self.bind}:{self.port}: {exc.strerror or exc}"
+            ) from exc
+        assert server is not None  # block=False returns the server
+        self._server = server
+        self._stopping = False
+        self.port = int(server.server_address[1])
+        self._index = IndexWriter(self.settings.index_path)
+        if cfg.post_store_command:
+            self._post = _PostStore(cfg.post_store_command)
+        self._status = ReceiverStatus(
+            running=True,
+            ae_title=self.ae_title,
+            host=self.bind,
+            port=self.port,
+            store=str(self.store.root),
+            tls=ssl_context is not None,
+        )
+        LOGGER.info(
+            "receiver %s listening on %s:%d, store %s",
+            self.ae_title,
+            self.bind,
+            self.port,
+            self.store.root,
+        )
+        return self.port
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        cfg = self.config
+        if not cfg.tls_cert:
+            return None
+        try:
+            ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            ctx.load_cert_chain(cfg.tls_cert, cfg.tls_key or None)
+            if cfg.tls_ca:
+                ctx.load_verify_locations(cafile=cfg.tls_ca)
+                ctx.verify_mode = ssl.CERT_REQUIRED
+        except (OSError, ssl.SSLError) as exc:
+            raise ReceiverError(
+                f"cannot load the TLS certificate or key: {exc}"
+            ) from exc
+        return ctx
+
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop accepting, let transfers in flight finish (up to ``grace``
+        seconds, then abort them), and stop."""
+        if self._server is None:
+            return
+        await asyncio.to_thread(self._stop, grace)
+
+    def _stop(self, grace: float) -> None:
+        server = self._server
+        if server is None:
+            return
+        self._stopping = True
+        server.shutdown()  # no new connections; the listening socket is closed
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline and server.active_associations:
+            time.sleep(0.05)
+        active = server.active_associations
+        for assoc in active:
+            with contextlib.suppress(Exception):
+                assoc.abort()
+        for assoc in active:
+            assoc.join(timeout=5)
+        self._server = None
+        if self._index is not None:
+            self._index.close()
+            self._index = None
+        if self._post is not None:
+            self._post.close()
+            self._post = None
+        self._status.running = False
+        LOGGER.info("receiver %s stopped", self.ae_title)
+
+    def status(self) -> ReceiverStatus:
+        """A copy of the receiver's counters."""
+        with self._lock:
+            status = ReceiverStatus(**vars(self._status))
+            status.active = sum(1 for a in self._assocs.values() if a.requested)
+        return status
+
+    # --- helpers ---------------------------------------------------------------
+
+    def _state(self, assoc: Any) -> _Assoc:
+        with self._lock:
+            state = self._assocs.get(id(assoc)) or self._closed.get(id(assoc))
+            if state is None:  # should not happen: CONN_OPEN comes first
+                state = _Assoc(self.events.new_id("in"), "", 0)
+                self._assocs[id(assoc)] = state
+            return state
+
+    def _emit(self, state: _Assoc, kind: str, **values: Any) -> None:
+        self.events.emit(
+            AssocEvent(
+                time=time.time(),
+                assoc_id=state.assoc_id,
+                direction="in",
+                kind=kind,
+                peer_host=state.host,
+                peer_port=state.port,
+                calling_ae=state.calling,
+                called_ae=state.called,
+                **values,
+            )
+        )
+
+    def _reject(
+        self, assoc: Any, state: _Assoc, rsd: tuple[int, int, int], why: str
+    ) -> None:
+        assoc.acse.send_reject(*rsd)
+        with self._lock:
+            self._status.failures += 1
+        state.ended = True
+        self._emit(state, "rejected", detail=f"{explain_rejection(*rsd)}: {why}")
+        assoc.kill()
+
+    # --- pynetdicom handlers (association threads; never raise) ----------------
+
+    def _on_conn_open(self, event: Any) -> None:
+        try:
+            assoc = event.assoc
+            host, port = (event.address[0], int(event.address[1]))
+            state = _Assoc(self.events.new_id("in"), str(host), port)
+            with self._lock:
+                self._assocs[id(assoc)] = state
+            sock = assoc.dul.socket
+            raw = sock.socket if sock is not None else None
+            if raw is not None:
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                raw.settimeout(self.config.idle_timeout or None)
+                cap = max(self.config.max_pdu, 65536) + 16
+                sock.recv = _fast_recv(raw, cap)
+                state.raw_socket = raw
+            with _SPOOLERS_LOCK:
+                _SPOOLERS[assoc.dul] = (self.store, state)
+            if self.config.association_deadline:
+                timer = threading.Timer(
+                    self.config.association_deadline, self._deadline, (state,)
+                )
+                timer.daemon = True
+                timer.start()
+                state.timer = timer
+        except Exception:
+            LOGGER.exception("receiver: connection setup failed")
+
+    def _deadline(self, state: _Assoc) -> None:
+        state.abort_reason = (
+            f"aborted by us: the association lasted more than "
+            f"{self.config.association_deadline:g} s (receiver.association_deadline)"
+        )
+        if state.raw_socket is not None:
+            with contextlib.suppress(OSError):
+                state.raw_socket.shutdown(socket.SHUT_RDWR)
+
+    def _on_conn_close(self, event: Any) -> None:
+        try:
+            assoc = event.assoc
+            with _SPOOLERS_LOCK:
+                _SPOOLERS.pop(assoc.dul, None)
+            with self._lock:
+                state = self._assocs.pop(id(assoc), None)
+                if state is not None:  # late handlers (EVT_ABORTED) still find it
+                    self._closed[id(assoc)] = state
+                    while len(self._closed) > 256:
+                        del self._closed[next(iter(self._closed))]
+            if state is None:
+                return
+            if state.timer is not None:
+                state.timer.cancel()
+            for spool in list(state.spools):
+                spool.discard()
+            state.spools.clear()
+            if not state.ended:
+                state.ended = True
+                with self._lock:
+                    self._status.failures += 1
+                if state.requested:
+                    self._emit(
+                        state,
+                        "aborted",
+                        detail=state.abort_reason
+                        or "aborted by the peer (A-ABORT, or the connection "
+                        "closed without a release)",
+                    )
+                else:
+                    self._emit(
+                        state,
+                        "failed",
+                        detail=state.abort_reason
+                        or "the connection closed before a valid association "
+                        "request (not DICOM, malformed, or silent)",
+                    )
+            self._run_study_commands(state)
+        except Exception:
+            LOGGER.exception("receiver: connection close handling failed")
+
+    def _on_requested(self, event: Any) -> None:
+        try:
+            assoc = event.assoc
+            state = self._state(assoc)
+            rq = assoc.requestor.primitive
+            state.calling = _ae(rq.calling_ae_title)
+            state.called = _ae(rq.called_ae_title)
+            state.requested = True
+            with self._lock:
+                self._status.associations += 1
+                active = [
+                    a for a in self._assocs.values() if a.requested and not a.ended
+                ]
+            contexts = assoc.requestor.requested_contexts
+            self._emit(
+                state,
+                "requested",
+                detail=f"{len(contexts)} presentation contexts proposed",
+            )
+            cfg = self.config
+            if self._stopping:
+                self._reject(assoc, state, (2, 3, 1), "the receiver is shutting down")
+                return
+            if len(active) > cfg.max_associations:
+                self._reject(
+                    assoc,
+                    state,
+                    (2, 3, 2),
+                    f"{len(active) - 1} associations already open "
+                    "(receiver.max_associations)",
+                )
+                return
+            same_peer = sum(1 for a in active if a.host == state.host)
+            if same_peer > cfg.max_associations_per_peer:
+                self._reject(
+                    assoc,
+                    state,
+                    (2, 3, 2),
+                    f"{same_peer - 1} associations already open from this address "
+                    "(receiver.max_associations_per_peer)",
+                )
+                return
+            if cfg.check_called_ae and state.called != self.ae_title.strip():
+                self._reject(assoc, state, (1, 1, 7), f"we are {self.ae_title}")
+                return
+            if cfg.allow_known_calling_aes and state.calling not in self._allowed():
+                self._reject(
+                    assoc,
+                    state,
+                    (1, 1, 3),
+                    "not in the address book (receiver.allow_known_calling_aes)",
+                )
+                return
+            assoc.acceptor.supported_contexts = self._contexts_for(contexts)
+        except Exception:
+            LOGGER.exception("receiver: association request handling failed")
+
+    def _allowed(self) -> set[str]:
+        allowed = {ae.strip() for ae in self.config.allowed_calling_aes}
+        try:
+            from dcmtui.services.nodes import NodeBook
+
+            book = NodeBook.in_folder(self.settings.config_dir)
+            allowed.update(str(n.ae_title).strip() for n in book.nodes())
+        except Exception:  # no address book (yet), or a broken one: list only
+            LOGGER.warning("receiver: address book unreadable for the allow-list")
+        return allowed
+
+    def _contexts_for(self, requested: list[Any]) -> list[Any]:
+        """The contexts we support for this request: accept-all by default."""
+        from pynetdicom.presentation import build_context
+        from pynetdicom.service_class import StorageServiceClass
+        from pynetdicom.sop_class import register_uid, uid_to_service_class
+
+        cfg = self.config
+        sop_allowed = set(cfg.sop_classes)
+        ts_allowed = set(cfg.transfer_syntaxes)
+        wanted: dict[str, list[str]] = {}
+        for cx in requested:
+            abstract = str(cx.abstract_syntax)
+            syntaxes = [str(ts) for ts in cx.transfer_syntax]
+            if abstract != VERIFICATION:
+                if sop_allowed and abstract not in sop_allowed:
+                    continue
+                if ts_allowed:
+                    syntaxes = [ts for ts in syntaxes if ts in ts_allowed]
+                service = uid_to_service_class(abstract)
+                if service is not StorageServiceClass:
+                    if service.__name__ != "ServiceClass":
+                        continue  # a known non-storage service: not ours
+                    if abstract not in _registered_uids:  # private/unknown storage
+                        if len(_registered_uids) >= 1000 or not _valid_uid(abstract):
+                            continue
+                        keyword = "Private" + abstract.replace(".", "_")
+                        register_uid(abstract, keyword, StorageServiceClass)
+                        _registered_uids.add(abstract)
+            known = wanted.setdefault(abstract, [])
+            known.extend(ts for ts in syntaxes if ts not in known)
+        return [build_context(a, ts) for a, ts in wanted.items() if ts]
+
+    def _on_accepted(self, event: Any) -> None:
+        try:
+            assoc = event.assoc
+            state = self._state(assoc)
+            results = [
+                ContextResult(
+                    str(cx.abstract_syntax),
+                    str(cx.transfer_syntax[0]) if cx.transfer_syntax else "",
+                    "accepted",
+                )
+                for cx in assoc.accepted_contexts
+            ]
+            results += [
+                ContextResult(
+                    str(cx.abstract_syntax),
+                    "\\".join(str(ts) for ts in cx.transfer_syntax),
+                    CONTEXT_RESULTS.get(cx.result or 0, f"result {cx.result}"),
+                )
+                for cx in assoc.rejected_contexts
+            ]
+            self._emit(
+                state,
+                "accepted",
+                detail=f"{len(assoc.accepted_contexts)} contexts accepted, "
+                f"{len(assoc.rejected_contexts)} rejected; "
+                f"max PDU {assoc.acceptor.maximum_length}",
+                contexts=tuple(results),
+            )
+        except Exception:
+            LOGGER.exception("receiver: accepted handler failed")
+
+    def _on_rejected(self, event: Any) -> None:
+        try:
+            assoc = event.assoc
+            state = self._state(assoc)
+            if state.ended:
+                return
+            state.ended = True
+            rj = assoc.acceptor.primitive
+            rsd = (
+                int(rj.result or 0),
+                int(rj.result_source or 0),
+                int(rj.diagnostic or 0),
+            )
+            with self._lock:
+                self._status.failures += 1
+            self._emit(state, "rejected", detail=explain_rejection(*rsd))
+        except Exception:
+            LOGGER.exception("receiver: rejected handler failed")
+
+    def _on_released(self, event: Any) -> None:
+        try:
+            state = self._state(event.assoc)
+            if not state.ended:
+                state.ended = True
+                self._emit(state, "released", detail=f"{state.stores} objects stored")
+        except Exception:
+            LOGGER.exception("receiver: released handler failed")
+
+    def _on_aborted(self, event: Any) -> None:
+        try:
+            state = self._state(event.assoc)
+            if not state.ended:
+                state.ended = True
+                with self._lock:
+                    self._status.failures += 1
+                self._emit(
+                    state,
+                    "aborted",
+                    detail=state.abort_reason or "aborted by the peer",
+                )
+        except Exception:
+            LOGGER.exception("receiver: aborted handler failed")
+
+    def _on_echo(self, event: Any) -> int:
+        try:
+            self._emit(self._state(event.assoc), "c-echo", status=0)
+        except Exception:
+            LOGGER.exception("receiver: echo handler failed")
+        return 0x0000
+
+    def _on_store(self, event: Any) -> int:
+        state = self._state(event.assoc)
+        req = event.request
+        sop_uid = _ae(req.AffectedSOPInstanceUID)
+        spool = getattr(req, "_dataset_file", None)
+        if not isinstance(spool, Spool):
+            return self._store_failed(
+                state, CANNOT_UNDERSTAND, "no data set received", 0
+            )
+        state.spools.discard(spool)
+        spool.close()
+        if spool.problem:
+            spool.discard()
+            return self._store_failed(
+                state, OUT_OF_RESOURCES, spool.problem, spool.nbytes
+            )
+        try:
+            from dcmtui.services.fastread import read_record
+
+            record = read_record(spool.name, spool.nbytes, 0)
+            placed = self.store.commit(spool, sop_uid, record)
+        except OSError as exc:
+            spool.discard()
+            return self._store_failed(
+                state,
+                OUT_OF_RESOURCES,
+                f"cannot store the object: {exc.strerror or exc}",
+                spool.nbytes,
+            )
+        except Exception as exc:
+            LOGGER.exception("receiver: storing %r failed", sop_uid)
+            spool.discard()
+            return self._store_failed(
+                state, OUT_OF_RESOURCES, f"cannot store the object: {exc}", spool.nbytes
+            )
+        final = record_for(placed.path, record)
+        if self._index is not None and placed.outcome != "duplicate":
+            self._index.add(final)
+        state.stores += 1
+        with self._lock:
+            self._status.instances += 1
+            self._status.nbytes += spool.nbytes
+        rel = placed.path.relative_to(self.store.root)
+        detail = {
+            "stored": f"stored {rel}",
+            "duplicate": f"identical to {rel}: not stored again",
+            "kept": f"a different object had this SOP Instance UID: kept both, "
+            f"new one as {rel}",
+            "overwritten": f"replaced {rel} (receiver.duplicates = overwrite)",
+        }[placed.outcome]
+        self._emit(state, "c-store", status=0, nbytes=spool.nbytes, detail=detail)
+        values = {
+            "path": str(placed.path),
+            "sop_instance_uid": sop_uid,
+            "sop_class_uid": final.sop_class_uid,
+            "study_uid": final.study_uid,
+            "series_uid": final.series_uid,
+            "patient_id": final.patient_id,
+            "calling_ae": state.calling,
+            "called_ae": state.called,
+            "peer_host": state.host,
+            "store": str(self.store.root),
+        }
+        if self._post is not None:
+            if self.config.post_store_on == "object":
+                self._post.submit(values)
+            else:
+                state.studies.setdefault(final.study_uid, []).append(str(placed.path))
+        return 0x0000
+
+    def _store_failed(self, state: _Assoc, status: int, why: str, nbytes: int) -> int:
+        with self._lock:
+            self._status.failures += 1
+        self._emit(state, "c-store", status=status, nbytes=nbytes, detail=why)
+        return status
+
+    def _run_study_commands(self, state: _Assoc) -> None:
+        if self._post is None or not state.studies:
+            return
+        for study, paths in state.studies.items():
+            self._post.submit(
+                {
+                    "study_uid": study,
+                    "path": str(Path(paths[0]).parent),
+                    "count": str(len(paths)),
+                    "calling_ae": state.calling,
+                    "called_ae": state.called,
+                    "peer_host": state.host,
+                    "store": str(self.store.root),
+                }
+            )
+
+
+def _valid_uid(value: str) -> bool:
+    from dcmtui.services.store import is_uid
+
+    return is_uid(value)
+
+
+class _PostStore:
+    """Runs the post-store command, one at a time, never through a shell."""
+
+    def __init__(self, command: list[str], timeout: float = 300.0) -> None:
+        self._command = command
+        self._timeout = timeout
+        self._queue: queue.Queue[dict[str, str] | None] = queue.Queue(maxsize=10000)
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name="dcmtui-post-store"
+        )
+        self._thread.start()
+
+    def submit(self, values: dict[str, str]) -> None:
+        try:
+            self._queue.put_nowait(values)
+        except queue.Full:
+            LOGGER.warning("post-store command queue full: skipped one run")
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=self._timeout)
+
+    def _run(self) -> None:
+        while (values := self._queue.get()) is not None:
+            args = [_substitute(arg, values) for arg in self._command]
+            env = dict(os.environ)
+            env.update({f"DCMTUI_{k.upper()}": v for k, v in values.items()})
+            try:
+                done = subprocess.run(
+                    args,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                    timeout=self._timeout,
+                    check=False,
+                )
+                if done.returncode:
+                    LOGGER.warning(
+                        "post-store command exited with %d: %r",
+                        done.returncode,
+                        done.stderr[-500:],
+                    )
+            except (OSError, subprocess.SubprocessError) as exc:
+                LOGGER.warning("post-store command failed: %s", exc)
+
+
+def _substitute(arg: str, values: dict[str, str]) -> str:
+    for key, value in values.items():
+        arg = arg.replace("{" + key + "}", value)
+    return arg

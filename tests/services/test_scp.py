@@ -1,0 +1,405 @@
+"""The built-in receiver against real senders (DCMTK storescu / echoscu)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcmtui.config import ReceiverSettings, Settings, load_settings
+from dcmtui.models import AssocEvent
+from dcmtui.services.events import EventBus
+from dcmtui.services.scp import StoreScp
+from dcmtui.services.store import INCOMING, is_uid, relative_path, uid_name
+from tests.factories import write_dicom
+from tests.peers import require
+
+
+def dataset_bytes(path: Path) -> bytes:
+    """The bytes after the file meta group of a Part 10 file."""
+    raw = path.read_bytes()
+    assert raw[128:132] == b"DICM"
+    group_length = int.from_bytes(raw[140:144], "little")
+    return raw[144 + group_length :]
+
+
+def dump(path: Path) -> str:
+    """dcmdump of the data set only (no meta header), the oracle."""
+    out = subprocess.run(
+        [require("dcmdump"), "+L", "-dc", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    lines = out.splitlines()
+    start = next(
+        i for i, line in enumerate(lines) if line.startswith("# Dicom-Data-Set")
+    )
+    return "\n".join(lines[start + 2 :])
+
+
+class Receiver:
+    """A running StoreScp plus what it emitted."""
+
+    def __init__(self, scp: StoreScp, events: list[AssocEvent]) -> None:
+        self.scp = scp
+        self.events = events
+        self.port = scp.port
+
+    @property
+    def store(self) -> Path:
+        return self.scp.store.root
+
+    def kinds(self, kind: str) -> list[AssocEvent]:
+        return [e for e in self.events if e.kind == kind]
+
+    async def wait_for(self, kind: str, count: int = 1, limit: float = 20) -> None:
+        end = time.monotonic() + limit
+        while len(self.kinds(kind)) < count:
+            if time.monotonic() > end:
+                got = [(e.kind, e.detail) for e in self.events]
+                raise AssertionError(f"no {count} {kind} events: {got}")
+            await asyncio.sleep(0.05)
+
+
+def make_settings(tmp_path: Path, **receiver: Any) -> Settings:
+    base = load_settings()
+    cfg = replace(
+        ReceiverSettings(), bind="127.0.0.1", port=0, min_free_bytes=0, **receiver
+    )
+    return replace(base, receiver=cfg)
+
+
+async def start_receiver(settings: Settings, store: Path) -> Receiver:
+    bus = EventBus()
+    events: list[AssocEvent] = []
+    bus.add_sink(events.append)
+    scp = StoreScp(settings, bus, store_dir=store)
+    await scp.start()
+    return Receiver(scp, events)
+
+
+@pytest.fixture
+async def receiver(tmp_path: Path) -> AsyncIterator[Receiver]:
+    rx = await start_receiver(make_settings(tmp_path), tmp_path / "store")
+    yield rx
+    await rx.scp.stop(grace=1)
+
+
+async def run(*args: str, limit: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TCP_NODELAY": "1"}
+    return await asyncio.to_thread(
+        subprocess.run,
+        list(args),
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=limit,
+    )
+
+
+async def echo(rx: Receiver, *extra: str) -> subprocess.CompletedProcess[str]:
+    return await run(require("echoscu"), *extra, "127.0.0.1", str(rx.port))
+
+
+def all_files(root: Path) -> list[Path]:
+    return sorted(p for p in root.rglob("*") if p.is_file())
+
+
+def stored(rx: Receiver) -> list[Path]:
+    return [p for p in all_files(rx.store) if INCOMING not in p.parts]
+
+
+# --- names ----------------------------------------------------------------------
+
+
+def test_hostile_uids_never_become_paths() -> None:
+    assert is_uid("1.2.840.10008.1.1")
+    for bad in ("../../etc/passwd", "1.2/3", "", "1." * 40, "1.2\0x", "..", "/abs"):
+        name = uid_name("x", bad)
+        assert "/" not in name and ".." not in name and name.startswith("x")
+    from dcmtui.models import FileKind, FileRecord
+
+    rec = FileRecord(
+        "p",
+        1,
+        0,
+        FileKind.DICOM,
+        patient_id="../../x",
+        study_uid="../..",
+        series_uid="1.2/../3",
+    )
+    rel = relative_path("hierarchy", rec, "../evil")
+    assert not rel.is_absolute()
+    assert all(part not in ("..", ".") and "/" not in part for part in rel.parts)
+    assert len(rel.parts) == 4
+
+
+# --- real senders -------------------------------------------------------------------
+
+
+async def test_echo_answers(receiver: Receiver) -> None:
+    done = await echo(receiver, "-aet", "PROBE")
+    assert done.returncode == 0, done.stderr
+    await receiver.wait_for("released")
+    kinds = [e.kind for e in receiver.events]
+    assert kinds == ["requested", "accepted", "c-echo", "released"]
+    assert receiver.events[0].calling_ae == "PROBE"
+    assert receiver.events[0].direction == "in"
+    assert receiver.events[1].contexts[0].result == "accepted"
+
+
+async def test_many_files_arrive_intact_and_indexed(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    src = tmp_path / "src"
+    sent = [
+        write_dicom(src / f"f{i}.dcm", implicit=i % 2 == 1, PatientID=f"P{i % 3}")
+        for i in range(30)
+    ]
+    # storescu proposes explicit VR first and transcodes implicit files unless
+    # told to propose implicit only: send each kind in its own transfer syntax.
+    explicit, implicit = sent[::2], sent[1::2]
+    for option, files in (("-xe", explicit), ("-xi", implicit)):
+        done = await run(
+            require("storescu"),
+            option,
+            "-aet",
+            "SENDER",
+            "127.0.0.1",
+            str(receiver.port),
+            *map(str, files),
+        )
+        assert done.returncode == 0, done.stderr
+    await receiver.wait_for("released", 2)
+    got = stored(receiver)
+    assert len(got) == 30
+    by_uid = {p.stem: p for p in got}
+    import pydicom
+
+    for path in sent:
+        uid = pydicom.dcmread(path, stop_before_pixels=True).SOPInstanceUID
+        received = by_uid[uid]
+        assert dataset_bytes(received) == dataset_bytes(path)
+        assert dump(received) == dump(path)
+        # Patient / Study / Series / SOP.dcm
+        assert received.relative_to(receiver.store).parts[1] == str(
+            pydicom.dcmread(path).StudyInstanceUID
+        )
+    stores = receiver.kinds("c-store")
+    assert len(stores) == 30 and all(e.status == 0 for e in stores)
+    await asyncio.sleep(0.6)  # the index writer batches every 0.25 s
+    db = receiver.scp.settings.index_path
+    with sqlite3.connect(db) as con:
+        (count,) = con.execute(
+            "SELECT count(*) FROM files WHERE path LIKE ?", (f"{receiver.store}%",)
+        ).fetchone()
+    assert count == 30
+    assert not list((receiver.store / INCOMING).iterdir())
+
+
+async def test_several_senders_at_once(receiver: Receiver, tmp_path: Path) -> None:
+    batches = []
+    for s in range(4):
+        batches.append(
+            [write_dicom(tmp_path / f"s{s}" / f"{i}.dcm") for i in range(15)]
+        )
+    results = await asyncio.gather(
+        *(
+            run(
+                require("storescu"),
+                "-aet",
+                f"SND{n}",
+                "127.0.0.1",
+                str(receiver.port),
+                *map(str, files),
+            )
+            for n, files in enumerate(batches)
+        )
+    )
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    await receiver.wait_for("released", 4)
+    assert len(stored(receiver)) == 60
+    assert len({e.assoc_id for e in receiver.events}) == 4
+
+
+async def test_duplicates_keep_both_when_different(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    first = write_dicom(tmp_path / "a.dcm", uid_seed="dup")
+    again = write_dicom(tmp_path / "b.dcm", uid_seed="dup")  # identical
+    other = write_dicom(tmp_path / "c.dcm", uid_seed="dup", SeriesDescription="OTHER")
+    for path in (first, again, other):
+        done = await run(
+            require("storescu"), "127.0.0.1", str(receiver.port), str(path)
+        )
+        assert done.returncode == 0, done.stderr
+    await receiver.wait_for("released", 3)
+    got = stored(receiver)
+    assert len(got) == 2
+    assert {p.name.count(".dcm") for p in got} == {1}
+    assert any(p.name.endswith(".1.dcm") for p in got)
+    details = [e.detail for e in receiver.kinds("c-store")]
+    assert "not stored again" in details[1] and "kept both" in details[2]
+
+
+async def test_sender_killed_mid_transfer_leaves_nothing(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    import pydicom
+
+    big = write_dicom(tmp_path / "big.dcm", pixels=False)
+    ds = pydicom.dcmread(big)
+    ds.Rows = ds.Columns = 2048
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.NumberOfFrames = 12
+    ds.add_new(0x7FE00010, "OW", os.urandom(2048 * 2048 * 2 * 12))  # ~100 MB
+    ds.save_as(big)
+    proc = await asyncio.create_subprocess_exec(
+        require("storescu"),
+        "--max-pdu",
+        "16384",
+        "127.0.0.1",
+        str(receiver.port),
+        str(big),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        # kill it once the receiver is busy receiving
+        end = time.monotonic() + 20
+        while time.monotonic() < end:
+            parts = list((receiver.store / INCOMING).glob("*.part"))
+            if parts and parts[0].stat().st_size > 1_000_000:
+                break
+            await asyncio.sleep(0.01)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        await proc.wait()
+    await receiver.wait_for("aborted")
+    await asyncio.sleep(0.3)
+    assert stored(receiver) == []
+    assert not list((receiver.store / INCOMING).iterdir())
+    assert (await echo(receiver)).returncode == 0
+
+
+async def test_unknown_calling_ae_rejected(tmp_path: Path) -> None:
+    settings = make_settings(
+        tmp_path, allow_known_calling_aes=True, allowed_calling_aes=["FRIEND"]
+    )
+    rx = await start_receiver(settings, tmp_path / "store")
+    try:
+        bad = await echo(rx, "-aet", "STRANGER")
+        assert bad.returncode != 0
+        await rx.wait_for("rejected")
+        assert "calling AE title not recognised" in rx.kinds("rejected")[0].detail
+        good = await echo(rx, "-aet", "FRIEND")
+        assert good.returncode == 0, good.stderr
+    finally:
+        await rx.scp.stop(grace=1)
+
+
+async def test_wrong_called_ae_rejected(tmp_path: Path) -> None:
+    rx = await start_receiver(
+        make_settings(tmp_path, check_called_ae=True, ae_title="RIGHT"),
+        tmp_path / "store",
+    )
+    try:
+        bad = await echo(rx, "-aec", "WRONG")
+        assert bad.returncode != 0
+        await rx.wait_for("rejected")
+        assert "called AE title not recognised" in rx.kinds("rejected")[0].detail
+        assert (await echo(rx, "-aec", "RIGHT")).returncode == 0
+    finally:
+        await rx.scp.stop(grace=1)
+
+
+async def test_configured_transfer_syntax_list(tmp_path: Path) -> None:
+    rx = await start_receiver(
+        make_settings(tmp_path, transfer_syntaxes=["1.2.840.10008.1.2"]),
+        tmp_path / "store",
+    )
+    try:
+        f = write_dicom(tmp_path / "x.dcm")  # explicit VR LE
+        done = await run(require("storescu"), "-xe", "127.0.0.1", str(rx.port), str(f))
+        assert done.returncode != 0  # only explicit proposed, only implicit accepted
+        await rx.wait_for("aborted")  # storescu aborts: nothing it can send
+        accepted = rx.kinds("accepted")[0]
+        assert all(c.result != "accepted" for c in accepted.contexts)
+        assert stored(rx) == []
+    finally:
+        await rx.scp.stop(grace=1)
+
+
+async def test_object_too_large_gets_a700(tmp_path: Path) -> None:
+    rx = await start_receiver(
+        make_settings(tmp_path, max_object_bytes=500), tmp_path / "store"
+    )
+    try:
+        f = write_dicom(tmp_path / "x.dcm")
+        done = await run(require("storescu"), "-v", "127.0.0.1", str(rx.port), str(f))
+        assert "0xa700" in done.stdout.lower() + done.stderr.lower()
+        await rx.wait_for("released")
+        assert rx.kinds("c-store")[0].status == 0xA700
+        assert stored(rx) == []
+        assert not list((rx.store / INCOMING).iterdir())
+    finally:
+        await rx.scp.stop(grace=1)
+
+
+async def test_post_store_command_gets_arguments_not_a_shell(tmp_path: Path) -> None:
+    out = tmp_path / "post.txt"
+    script = tmp_path / "post.sh"
+    script.write_text(
+        f'#!/bin/sh\nprintf "%s|%s|%s\\n" "$1" "$2" "$DCMTUI_CALLING_AE" >> {out}\n'
+    )
+    script.chmod(0o755)
+    rx = await start_receiver(
+        make_settings(
+            tmp_path, post_store_command=[str(script), "{path}", "{calling_ae}"]
+        ),
+        tmp_path / "store",
+    )
+    try:
+        f = write_dicom(tmp_path / "x.dcm")
+        done = await run(
+            require("storescu"),
+            "-aet",
+            "A;touch pwned",
+            "127.0.0.1",
+            str(rx.port),
+            str(f),
+        )
+        assert done.returncode == 0, done.stderr
+        await rx.wait_for("released")
+    finally:
+        await rx.scp.stop(grace=1)
+    check_post_store(out)
+
+
+def check_post_store(out: Path) -> None:
+    line = out.read_text().strip()
+    path, calling, env_calling = line.split("|")
+    assert Path(path).is_file() and calling == "A;touch pwned" == env_calling
+    assert not (Path.cwd() / "pwned").exists()
+
+
+async def test_stop_refuses_nothing_silently(tmp_path: Path) -> None:
+    rx = await start_receiver(make_settings(tmp_path), tmp_path / "store")
+    await rx.scp.stop(grace=1)
+    assert not rx.scp.running
+    done = await echo(rx)
+    assert done.returncode != 0
