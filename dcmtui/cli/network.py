@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dcmtui.cli import Command
 from dcmtui.config import Settings
 
 if TYPE_CHECKING:
-    from dcmtui.models import Node
+    from dcmtui.models import Node, SendProgress
     from dcmtui.services.scu import Scu
 
 
@@ -75,11 +76,91 @@ def _run_echo(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if failed else 0
 
 
+def _configure_send(parser: argparse.ArgumentParser) -> None:
+    _node_args(parser)
+    parser.add_argument("paths", nargs="+", type=Path, help="files and folders")
+    parser.add_argument(
+        "-r", "--recurse", action="store_true", help="descend into sub-folders"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="pre-flight: say which files the node accepts, send nothing",
+    )
+    parser.add_argument(
+        "--no-resume",
+        action="store_true",
+        help="send everything again, even what an interrupted send delivered",
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print failures and the summary only"
+    )
+
+
+def _run_send(args: argparse.Namespace, settings: Settings) -> int:
+    from dcmtui.services import dcmtk_cmd
+    from dcmtui.services.scu_send import Sender, human_rate, journal_folder
+    from dcmtui.services.text import visible
+
+    node, scu = _setup(args, settings)
+    _show_dcmtk(
+        args,
+        dcmtk_cmd.storescu(
+            node, scu.calling_for(node), [str(p) for p in args.paths], args.recurse
+        ),
+    )
+    sender = Sender(scu, journal_folder(settings.data_dir))
+    if args.check:
+        statuses = sender.check_sync(node, args.paths, args.recurse)
+        refused = skipped = 0
+        for status in statuses:
+            refused += status.state in ("refused", "failed")
+            skipped += status.state == "skipped"
+            print(f"{status.state:<8} {visible(status.path)}: {visible(status.detail)}")
+        total = len(statuses) - skipped
+        print(
+            f"{total - refused} of {total} files would be accepted"
+            + (f" ({skipped} skipped: not DICOM)" if skipped else "")
+        )
+        return 1 if refused else 0
+
+    async def run() -> SendProgress | None:
+        last = None
+        async for progress in sender.send(
+            node, args.paths, recursive=args.recurse, resume=not args.no_resume
+        ):
+            last = progress
+            status = progress.last
+            if status is None or progress.done:
+                continue
+            if status.state == "failed" or not args.quiet:
+                detail = f": {visible(status.detail)}" if status.detail else ""
+                print(f"{status.state:<9} {visible(status.path)}{detail}", flush=True)
+        return last
+
+    last = asyncio.run(run())
+    assert last is not None
+    print(
+        f"{last.sent} sent ({last.converted} converted, {last.warnings} with "
+        f"warnings), {last.skipped} skipped (sent before, or not DICOM), "
+        f"{last.failed} failed; "
+        f"{human_rate(last)} in {last.elapsed:.2f} s"
+    )
+    return 1 if last.failed else 0
+
+
 COMMANDS: dict[str, Command] = {
     "echo": Command(
         help="C-ECHO a node: is it there, does it answer, how fast",
         configure=_configure_echo,
         run=_run_echo,
         epilog="examples:\n  dcmtui echo PACS\n  dcmtui echo ORTHANC@10.0.0.7:4242",
+    ),
+    "send": Command(
+        help="send files to a node (C-STORE), converting where the node must have it",
+        configure=_configure_send,
+        run=_run_send,
+        epilog="examples:\n  dcmtui send PACS study/ -r\n"
+        "  dcmtui send PACS a.dcm b.dcm --check",
     ),
 }

@@ -34,3 +34,29 @@ def test_echo_failure_exit_code(capsys: pytest.CaptureFixture[str]) -> None:
     assert "connection refused" in err
     assert main(["echo", "unknown-node"]) == 1
     assert "no node named 'unknown-node'" in capsys.readouterr().err
+
+
+def test_send_check_and_send(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.factories import write_dicom
+
+    for i in range(3):
+        write_dicom(tmp_path / "src" / "sub" / f"{i}.dcm")
+    (tmp_path / "src" / "notes.txt").write_text("not dicom")
+    peer = start_storescp(tmp_path / "in")
+    address = f"STORESCP@127.0.0.1:{peer.port}"
+    try:
+        assert main(["send", address, str(tmp_path / "src"), "-r", "--check"]) == 0
+        out = capsys.readouterr().out
+        assert "3 of 3 files would be accepted (1 skipped: not DICOM)" in out
+        assert "accepted as Explicit VR Little Endian" in out
+        assert not any((tmp_path / "in").iterdir())
+        assert main(["send", address, str(tmp_path / "src"), "-r", "-q"]) == 0
+        out = capsys.readouterr().out
+        assert "3 sent (0 converted, 0 with warnings), 1 skipped" in out
+        assert len(list((tmp_path / "in").iterdir())) == 3
+        assert main(["send", address, str(tmp_path / "src" / "notes.txt")]) == 1
+        assert "not a DICOM file" in capsys.readouterr().out
+    finally:
+        peer.stop()
