@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
+from collections import deque
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dcmtui.cli import Command
 from dcmtui.config import Settings
-
-if TYPE_CHECKING:
-    from dcmtui.models import IndexSummary, ScanWarning
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
@@ -26,24 +22,22 @@ def _configure(parser: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    from dcmtui.services.files import Indexer, resolve_root
+    from dcmtui.services.files import Index, resolve_root
     from dcmtui.services.text import visible
 
     root = resolve_root(args.path)
-    indexer = Indexer(
-        settings.index_path,
-        follow_symlinks=settings.follow_symlinks,
-        show_hidden=settings.show_hidden,
-    )
-
-    async def run() -> tuple[IndexSummary, list[ScanWarning]]:
-        last = None
-        async for progress in indexer.scan(root):
-            last = progress
-        assert last is not None
-        return await indexer.summary(root, last), list(last.warnings)
-
-    summary, warnings = asyncio.run(run())
+    index = Index(settings.index_path)
+    # The blocking core of the service the Files screen runs in a thread:
+    # no screen to keep live here, so no thread and no event loop.
+    progress = deque(
+        index.scan(
+            root,
+            follow_symlinks=settings.follow_symlinks,
+            show_hidden=settings.show_hidden,
+        ),
+        maxlen=1,
+    )[0]
+    summary, warnings = index.summary(root, progress), progress.warnings
     if args.json:
         print(json.dumps(asdict(summary)))
     else:

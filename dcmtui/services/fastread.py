@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import struct
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dcmtui.models import FileKind, FileRecord
@@ -24,7 +25,7 @@ from dcmtui.models import FileKind, FileRecord
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["DICOMDIR_SOP_CLASS", "read_record"]
+__all__ = ["DICOMDIR_SOP_CLASS", "read_record", "read_safely"]
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 """Media Storage Directory Storage: the SOP class of a DICOMDIR."""
@@ -110,6 +111,39 @@ _KEYWORDS = (
     "SeriesNumber",
     "InstanceNumber",
 )
+
+
+def read_safely(
+    path: str,
+    size: int,
+    mtime_ns: int,
+    reader: Callable[[str, int, int], FileRecord] | None = None,
+) -> FileRecord | OSError:
+    """Read one file, never failing for it.
+
+    Args:
+        path: The file.
+        size: Its size from ``stat``.
+        mtime_ns: Its modification time from ``stat``.
+        reader: Reads one file (``read_record`` by default).
+
+    Returns:
+        The record, or the OSError that reading raised (the file vanished, no
+        permission...). A reader that fails in any other way marks the file
+        DAMAGED, so that one bad file (or a bug) never ends a scan.
+    """
+    try:
+        return (reader or read_record)(path, size, mtime_ns)
+    except OSError as exc:
+        if exc.filename is None:
+            exc.filename = path
+        return exc
+    except Exception as exc:
+        import logging
+
+        logging.getLogger(__name__).exception("reading %s failed", path)
+        reason = f"unreadable: {type(exc).__name__}: {exc}"
+        return FileRecord(path, size, mtime_ns, FileKind.DAMAGED, reason)
 
 
 class _Fallback(Exception):

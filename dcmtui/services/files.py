@@ -15,12 +15,14 @@ import stat
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import astuple, fields
+from dataclasses import fields
+from operator import attrgetter
 from pathlib import Path
 
 from dcmtui.models import FileKind, FileRecord, IndexSummary, ScanProgress, ScanWarning
 from dcmtui.services._threading import iterate_in_thread
 from dcmtui.services.errors import ScanError
+from dcmtui.services.fastread import read_safely
 
 LOGGER = logging.getLogger(__name__)
 
@@ -28,6 +30,7 @@ Reader = Callable[[str, int, int], FileRecord]
 """Reads one file: (path, size, mtime_ns) -> FileRecord; raises OSError on I/O."""
 
 _COLUMNS = [f.name for f in fields(FileRecord)]
+_ROW = attrgetter(*_COLUMNS)  # FileRecord -> tuple, without astuple's deep copies
 _SCHEMA_VERSION = 1
 _INTEGER = {"size", "mtime_ns", "series_number", "instance_number"}
 _SCHEMA = f"""
@@ -43,12 +46,6 @@ _INSERT = (
 )
 _PROGRESS_EVERY = 0.1  # seconds between progress snapshots
 _BATCH = 500  # rows per SQLite transaction
-
-
-def _default_reader(path: str, size: int, mtime_ns: int) -> FileRecord:
-    from dcmtui.services.fastread import read_record
-
-    return read_record(path, size, mtime_ns)
 
 
 def _record(row: tuple[object, ...]) -> FileRecord:
@@ -93,7 +90,7 @@ class Index:
 
     def upsert(self, records: Iterable[FileRecord]) -> None:
         """Insert or replace ``records`` (objects the receiver just stored)."""
-        rows = [astuple(r) for r in records]
+        rows = [_ROW(r) for r in records]
         if rows:
             con = self.connect()
             try:
@@ -166,7 +163,6 @@ class Index:
         Raises:
             ScanError: ``root`` does not exist or cannot be read at all.
         """
-        read = reader or _default_reader
         stop = stop or threading.Event()
         started = time.monotonic()
         try:
@@ -192,7 +188,7 @@ class Index:
             def flush(done: bool = False) -> ScanProgress:
                 nonlocal progress, pending, last
                 if pending:
-                    con.executemany(_INSERT, [astuple(r) for r in pending])
+                    con.executemany(_INSERT, [_ROW(r) for r in pending])
                     con.commit()
                 progress.batch = pending
                 progress.elapsed = time.monotonic() - started
@@ -215,6 +211,15 @@ class Index:
                 files = _walk(root_s, progress.warnings, follow_symlinks, show_hidden)
             else:
                 files = [(root_s, top)]
+
+            def count(kind: str) -> None:
+                if kind == FileKind.OTHER:
+                    progress.other += 1
+                elif kind == FileKind.DAMAGED:
+                    progress.damaged += 1
+                else:
+                    progress.dicom += 1
+
             for path, st in files:
                 if stop.is_set():
                     progress.cancelled = True
@@ -222,36 +227,16 @@ class Index:
                 seen.add(path)
                 progress.seen += 1
                 old = known.get(path)
-                if (
-                    old is not None
-                    and old[0] == st.st_size
-                    and old[1] == st.st_mtime_ns
-                ):
-                    kind = old[2]
+                if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
+                    count(old[2])
                 else:
-                    try:
-                        record = read(path, st.st_size, st.st_mtime_ns)
-                    except OSError as exc:
-                        progress.warnings.append(_warning(path, exc))
+                    result = read_safely(path, st.st_size, st.st_mtime_ns, reader)
+                    if isinstance(result, OSError):
+                        progress.warnings.append(_warning(path, result))
                         continue
-                    except Exception as exc:  # a reader bug must not end the scan
-                        LOGGER.exception("reading %s failed", path)
-                        record = FileRecord(
-                            path,
-                            st.st_size,
-                            st.st_mtime_ns,
-                            FileKind.DAMAGED,
-                            reason=f"unreadable: {type(exc).__name__}: {exc}",
-                        )
                     progress.read += 1
-                    kind = record.kind
-                    pending.append(record)
-                if kind == FileKind.OTHER:
-                    progress.other += 1
-                elif kind == FileKind.DAMAGED:
-                    progress.damaged += 1
-                else:
-                    progress.dicom += 1
+                    count(result.kind)
+                    pending.append(result)
                 if len(pending) >= _BATCH or time.monotonic() - last > _PROGRESS_EVERY:
                     yield flush()
             if not progress.cancelled:

@@ -56,34 +56,47 @@ class FolderTree(Tree[str]):
             self._counts[folder] = 0
         return node
 
-    def _bump(self, path: str, delta: int) -> None:
-        folder = os.path.dirname(path)
-        if not folder.startswith(self.root_path):
-            folder = self.root_path
-        while True:
+    def _apply(self, deltas: dict[str, int]) -> None:
+        """Add file-count deltas to folders and all their ancestors, then
+        relabel each changed folder once."""
+        changed: dict[str, int] = {}
+        for folder, delta in deltas.items():
+            if not folder.startswith(self.root_path):
+                folder = self.root_path
+            while True:
+                changed[folder] = changed.get(folder, 0) + delta
+                if len(folder) <= len(self.root_path):
+                    break
+                folder = os.path.dirname(folder)
+        for folder in sorted(changed, key=len):  # parents before children
             node = self._node(folder)
-            self._counts[folder] += delta
+            self._counts[folder] += changed[folder]
             name = os.path.basename(folder) or folder
             node.set_label(self._label(name, self._counts[folder]))
-            if folder == self.root_path or len(folder) <= len(self.root_path):
-                break
-            folder = os.path.dirname(folder)
 
     def add_records(self, records: Iterable[FileRecord]) -> None:
         """Count new files into their folders (creating folders as needed)."""
+        deltas: dict[str, int] = {}
+        gone: list[str] = []
         for record in records:
             if not record.is_dicom:
-                self.remove_paths([record.path])
+                gone.append(record.path)
             elif record.path not in self._files:
                 self._files.add(record.path)
-                self._bump(record.path, 1)
+                folder = os.path.dirname(record.path)
+                deltas[folder] = deltas.get(folder, 0) + 1
+        self._apply(deltas)
+        self.remove_paths(gone)
 
     def remove_paths(self, paths: Iterable[str]) -> None:
         """Uncount files that are gone."""
+        deltas: dict[str, int] = {}
         for path in paths:
             if path in self._files:
                 self._files.discard(path)
-                self._bump(path, -1)
+                folder = os.path.dirname(path)
+                deltas[folder] = deltas.get(folder, 0) - 1
+        self._apply(deltas)
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[str]) -> None:
         event.stop()
