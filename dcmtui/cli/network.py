@@ -12,7 +12,9 @@ from dcmtui.cli import Command
 from dcmtui.config import Settings
 
 if TYPE_CHECKING:
-    from dcmtui.models import Node, SendProgress
+    from collections.abc import AsyncIterator
+
+    from dcmtui.models import Node, RetrieveProgress, SendProgress
     from dcmtui.services.scu import Scu
 
 
@@ -149,6 +151,181 @@ def _run_send(args: argparse.Namespace, settings: Settings) -> int:
     return 1 if last.failed else 0
 
 
+def _query_args(parser: argparse.ArgumentParser) -> None:
+    _node_args(parser)
+    parser.add_argument(
+        "-k",
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="matching key (keyword or gggg,eeee; wildcards * and ?, "
+        "ranges 20240101-20240131); a key without = is returned",
+    )
+    parser.add_argument(
+        "-L",
+        "--level",
+        default="STUDY",
+        type=str.upper,
+        choices=("PATIENT", "STUDY", "SERIES", "IMAGE"),
+        help="query/retrieve level (default STUDY)",
+    )
+    root = parser.add_mutually_exclusive_group()
+    root.add_argument(
+        "-P", dest="root", action="store_const", const="patient", help="patient root"
+    )
+    root.add_argument(
+        "-S",
+        dest="root",
+        action="store_const",
+        const="study",
+        help="study root (default)",
+    )
+
+
+def _keys(args: argparse.Namespace) -> list[tuple[str, str]]:
+    from dcmtui.services.scu_qr import parse_key
+
+    return [parse_key(k) for k in args.key]
+
+
+def _configure_find(parser: argparse.ArgumentParser) -> None:
+    _query_args(parser)
+    parser.add_argument(
+        "-W",
+        dest="root",
+        action="store_const",
+        const="worklist",
+        help="modality worklist",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object a match")
+
+
+def _run_find(args: argparse.Namespace, settings: Settings) -> int:
+    import json
+
+    from dcmtui.services import dcmtk_cmd
+    from dcmtui.services.scu_qr import Retriever
+    from dcmtui.services.text import visible
+
+    node, scu = _setup(args, settings)
+    root = args.root or "study"
+    keys = _keys(args)
+    _show_dcmtk(
+        args,
+        dcmtk_cmd.findscu(node, scu.calling_for(node), root, args.level, keys),
+    )
+
+    async def run() -> int:
+        count = 0
+        async for match in Retriever(scu).find(node, args.level, keys, root=root):
+            count += 1
+            if args.json:
+                print(json.dumps(match.values, ensure_ascii=False), flush=True)
+            else:
+                fields = (
+                    f"{k}={visible(v)}"
+                    for k, v in match.values.items()
+                    if k not in ("QueryRetrieveLevel", "SpecificCharacterSet")
+                )
+                print("  ".join(fields), flush=True)
+        return count
+
+    count = asyncio.run(run())
+    print(f"{count} matches", file=sys.stderr)
+    return 0
+
+
+def _progress_line(progress: RetrieveProgress) -> str:
+    remaining = "?" if progress.remaining is None else progress.remaining
+    return (
+        f"remaining {remaining}, completed {progress.completed}, "
+        f"failed {progress.failed}, warning {progress.warning}"
+    )
+
+
+def _retrieve(
+    args: argparse.Namespace, iterator: AsyncIterator[RetrieveProgress]
+) -> int:
+    async def run() -> RetrieveProgress | None:
+        last = None
+        async for progress in iterator:
+            last = progress
+            if not args.quiet or progress.done:
+                print(_progress_line(progress), flush=True)
+        return last
+
+    last = asyncio.run(run())
+    if last is None:
+        return 1
+    if last.detail:
+        print(f"dcmtui: warning: {last.detail}", file=sys.stderr)
+    return 1 if last.failed else 0
+
+
+def _configure_move(parser: argparse.ArgumentParser) -> None:
+    _query_args(parser)
+    parser.add_argument(
+        "--dest",
+        "-aem",
+        default="",
+        help="AE title to send the objects to (default: the node's move destination)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="final line only")
+
+
+def _run_move(args: argparse.Namespace, settings: Settings) -> int:
+    from dcmtui.services import dcmtk_cmd
+    from dcmtui.services.nodes import check_ae_title
+    from dcmtui.services.scu_qr import Retriever
+
+    node, scu = _setup(args, settings)
+    dest = args.dest or node.move_destination
+    if not dest:
+        from dcmtui.services.errors import DcmtuiError
+
+        raise DcmtuiError("give the move destination with --dest AE")
+    dest = check_ae_title(dest, "move destination")
+    root = args.root or "study"
+    keys = _keys(args)
+    _show_dcmtk(
+        args,
+        dcmtk_cmd.movescu(node, scu.calling_for(node), root, args.level, keys, dest),
+    )
+    return _retrieve(args, Retriever(scu).move(node, args.level, keys, dest, root=root))
+
+
+def _configure_get(parser: argparse.ArgumentParser) -> None:
+    _query_args(parser)
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="folder for the objects (default: the store in the data folder)",
+    )
+    parser.add_argument("-q", "--quiet", action="store_true", help="final line only")
+
+
+def _run_get(args: argparse.Namespace, settings: Settings) -> int:
+    from dcmtui.services import dcmtk_cmd
+    from dcmtui.services.scu_qr import Retriever
+
+    node, scu = _setup(args, settings)
+    output = args.output or settings.data_dir / "store"
+    root = args.root or "study"
+    keys = _keys(args)
+    _show_dcmtk(
+        args,
+        dcmtk_cmd.getscu(
+            node, scu.calling_for(node), root, args.level, keys, str(output)
+        ),
+    )
+    return _retrieve(
+        args, Retriever(scu).get(node, args.level, keys, output, root=root)
+    )
+
+
 COMMANDS: dict[str, Command] = {
     "echo": Command(
         help="C-ECHO a node: is it there, does it answer, how fast",
@@ -162,5 +339,25 @@ COMMANDS: dict[str, Command] = {
         run=_run_send,
         epilog="examples:\n  dcmtui send PACS study/ -r\n"
         "  dcmtui send PACS a.dcm b.dcm --check",
+    ),
+    "find": Command(
+        help="query a node (C-FIND) at patient, study, series or image level",
+        configure=_configure_find,
+        run=_run_find,
+        epilog="examples:\n  dcmtui find PACS -k PatientName='DOE*'\n"
+        "  dcmtui find PACS -L SERIES -k StudyInstanceUID=1.2.3 --json\n"
+        "  dcmtui find PACS -k StudyDate=20240101-20240131 -k ModalitiesInStudy=CT",
+    ),
+    "move": Command(
+        help="have a node send matching objects to an AE title (C-MOVE)",
+        configure=_configure_move,
+        run=_run_move,
+        epilog="example:\n  dcmtui move PACS --dest DCMTUI -k StudyInstanceUID=1.2.3",
+    ),
+    "get": Command(
+        help="fetch matching objects from a node into a folder (C-GET)",
+        configure=_configure_get,
+        run=_run_get,
+        epilog="example:\n  dcmtui get PACS -k StudyInstanceUID=1.2.3 -o ./study",
     ),
 }

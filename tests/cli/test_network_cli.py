@@ -60,3 +60,57 @@ def test_send_check_and_send(
         assert "not a DICOM file" in capsys.readouterr().out
     finally:
         peer.stop()
+
+
+def test_find_move_get(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from tests.factories import write_dicom
+    from tests.netpeers import load_dcmqrscp, start_dcmqrscp
+
+    dest = start_storescp(tmp_path / "dest", aet="DEST")
+    qr = start_dcmqrscp(tmp_path / "qr", hosts={"DEST": ("127.0.0.1", dest.port)})
+    try:
+        files = [
+            write_dicom(
+                tmp_path / "src" / f"{i}.dcm",
+                uid_seed="one",
+                InstanceNumber=i,
+                SOPInstanceUID=f"1.2.826.0.1.3680043.10.1453.9.{i}",
+            )
+            for i in range(2)
+        ]
+        load_dcmqrscp(qr, files)
+        node = f"QRSCP@127.0.0.1:{qr.port}"
+        assert main(["find", node, "-k", "PatientName=DOE*", "--json", "--dcmtk"]) == 0
+        captured = capsys.readouterr()
+        (match,) = [json.loads(line) for line in captured.out.splitlines()]
+        assert match["PatientID"] == "PID1"
+        assert "# findscu -aet DCMTUI -aec QRSCP -S -k QueryRetrieveLevel=STUDY" in (
+            captured.err
+        )
+        assert "1 matches" in captured.err
+        uid = match["StudyInstanceUID"]
+        assert (
+            main(["move", node, "--dest", "DEST", "-k", f"StudyInstanceUID={uid}"]) == 0
+        )
+        assert "completed 2, failed 0" in capsys.readouterr().out
+        assert len(list((tmp_path / "dest").iterdir())) == 2
+        assert (
+            main(["move", node, "--dest", "NOWHERE", "-k", f"StudyInstanceUID={uid}"])
+            == 1
+        )
+        assert "destination unknown (0xA801)" in capsys.readouterr().err
+        out_dir = tmp_path / "got"
+        assert (
+            main(
+                ["get", node, "-k", f"StudyInstanceUID={uid}", "-o", str(out_dir), "-q"]
+            )
+            == 0
+        )
+        assert len(list(out_dir.glob("*.dcm"))) == 2
+        assert main(["find", node, "-k", "Bogus=1"]) == 1
+        assert "unknown key 'Bogus'" in capsys.readouterr().err
+    finally:
+        qr.stop()
+        dest.stop()
