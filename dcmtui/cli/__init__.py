@@ -33,10 +33,10 @@ class Command:
 
 def _commands() -> dict[str, Command]:
     """Every headless command, gathered from the modules of this package."""
-    from dcmtui.cli import dump, index, network, nodes
+    from dcmtui.cli import dump, index, modify, network, nodes
 
     commands: dict[str, Command] = {}
-    for module in (index, nodes, network, dump):
+    for module in (index, nodes, network, dump, modify):
         commands.update(module.COMMANDS)
     return commands
 
