@@ -3,6 +3,7 @@ as Patient > Study > Series > Instance."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -24,6 +25,12 @@ from dcmtui.widgets.scan_status import ScanStatus
 
 if TYPE_CHECKING:
     from dcmtui.services.container import Services
+
+_STEP_ROWS = 500
+"""Known rows added at a time when a folder is opened again (a step takes
+about 50 ms; the first is more than a screenful)."""
+_STEP_PAUSE = 0.02
+"""Pause between steps, long enough for the screen to draw (60 Hz)."""
 
 
 class FilesScreen(Screen[None]):
@@ -122,7 +129,7 @@ class FilesScreen(Screen[None]):
         """Show what the index knows at once, then bring it up to date."""
         indexer = self.services.indexer
         known = await indexer.known(self.root)
-        self._add(known)
+        await self._add_in_steps(known)
         self.scanning = True
         try:
             async for progress in indexer.scan(self.root):
@@ -137,6 +144,13 @@ class FilesScreen(Screen[None]):
         if self.table.sort_by is not None:
             self.table.rebuild()
         self._refresh_hierarchy()
+
+    async def _add_in_steps(self, records: list[FileRecord]) -> None:
+        """Show a screenful at once, then the rest in steps that let the
+        screen draw and the keyboard answer in between."""
+        for start in range(0, len(records), _STEP_ROWS):
+            self._add(records[start : start + _STEP_ROWS])
+            await asyncio.sleep(_STEP_PAUSE)
 
     async def _drop_missing(self) -> None:
         current = {r.path for r in await self.services.indexer.known(self.root)}

@@ -2,7 +2,34 @@
 
 from __future__ import annotations
 
+import importlib.util
 from functools import cache
+from pathlib import Path
+
+
+@cache
+def _uid_dictionary() -> dict[str, tuple[str, ...]]:
+    """pydicom's table of UIDs, without importing pydicom.
+
+    ``import pydicom`` costs about 0.2 s, which the Files screen would pay
+    before its first row just to name SOP classes; the table itself is a
+    plain module of literals, loaded here on its own.
+    """
+    spec = importlib.util.find_spec("pydicom")
+    if spec is None or spec.origin is None:
+        return {}
+    table = Path(spec.origin).parent / "_uid_dict.py"
+    mod_spec = importlib.util.spec_from_file_location("_dcmtui_uid_dict", table)
+    if mod_spec is None or mod_spec.loader is None:
+        return {}
+    module = importlib.util.module_from_spec(mod_spec)
+    try:
+        mod_spec.loader.exec_module(module)
+    except OSError:
+        from pydicom._uid_dict import UID_dictionary  # e.g. a zipped install
+
+        return UID_dictionary  # type: ignore[return-value]
+    return dict(module.UID_dictionary)
 
 
 @cache
@@ -17,9 +44,7 @@ def uid_name(uid: str) -> str:
     """
     if not uid:
         return ""
-    from pydicom._uid_dict import UID_dictionary
-
-    entry = UID_dictionary.get(uid)
+    entry = _uid_dictionary().get(uid)
     return entry[0] if entry else uid
 
 
