@@ -201,7 +201,12 @@ def _element(elem: int, vr: bytes, value: bytes) -> bytes:
     )
 
 
-def _fast_recv(raw: socket.socket, cap: int) -> Callable[[int], bytearray]:
+def _fast_recv(
+    raw: socket.socket,
+    cap: int,
+    refused: Callable[[str], None],
+    closed: Callable[[], None],
+) -> Callable[[int], bytearray]:
     """A replacement for AssociationSocket.recv: one buffer, and a size cap.
 
     pynetdicom reads a PDU by asking for the length the peer declared; a peer
@@ -211,13 +216,23 @@ def _fast_recv(raw: socket.socket, cap: int) -> Callable[[int], bytearray]:
 
     def recv(nr_bytes: int) -> bytearray:
         if nr_bytes > cap:
-            raise OSError(f"peer declared a PDU of {nr_bytes} bytes (limit {cap})")
+            why = (
+                f"aborted by us: the peer declared a PDU of {nr_bytes} bytes, "
+                f"above our limit of {cap} (receiver.max_pdu)"
+            )
+            refused(why)
+            raise OSError(why)
         buf = bytearray(nr_bytes)
         view = memoryview(buf)
         got = 0
         while got < nr_bytes:
-            n = raw.recv_into(view[got:], nr_bytes - got)
+            try:
+                n = raw.recv_into(view[got:], nr_bytes - got)
+            except OSError:
+                closed()
+                raise
             if not n:
+                closed()
                 del view
                 del buf[got:]
                 return buf
@@ -320,7 +335,6 @@ class StoreScp:
         ssl_context = self._ssl_context()
         handlers = [
             (evt.EVT_CONN_OPEN, self._on_conn_open),
-            (evt.EVT_CONN_CLOSE, self._on_conn_close),
             (evt.EVT_REQUESTED, self._on_requested),
             (evt.EVT_ACCEPTED, self._on_accepted),
             (evt.EVT_REJECTED, self._on_rejected),
@@ -394,12 +408,18 @@ class StoreScp:
         self._stopping = True
         server.shutdown()  # no new connections; the listening socket is closed
         deadline = time.monotonic() + grace
-        while time.monotonic() < deadline and server.active_associations:
+        while time.monotonic() < deadline and any(
+            a.is_established for a in server.active_associations
+        ):
             time.sleep(0.05)
         active = server.active_associations
         for assoc in active:
             with contextlib.suppress(Exception):
-                assoc.abort()
+                if assoc.is_established:
+                    assoc.abort()
+                else:
+                    assoc.kill()
+                    assoc.dul.to_user_queue.put(None)  # type: ignore[arg-type]
         for assoc in active:
             assoc.join(timeout=5)
         self._server = None
@@ -470,10 +490,26 @@ class StoreScp:
                     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 raw.settimeout(self.config.idle_timeout or None)
                 cap = max(self.config.max_pdu, 65536) + 16
-                sock.recv = _fast_recv(raw, cap)
+                sock.recv = _fast_recv(
+                    raw,
+                    cap,
+                    lambda why: setattr(state, "abort_reason", why),
+                    lambda: self._peer_gone(assoc, state),
+                )
                 state.raw_socket = raw
             with _SPOOLERS_LOCK:
                 _SPOOLERS[assoc.dul] = (self.store, state)
+            # The end of the association thread is the one sure end of every
+            # connection (pynetdicom does not always trigger EVT_CONN_CLOSE).
+            target = assoc._target
+
+            def run_then_finish() -> None:
+                try:
+                    target()
+                finally:
+                    self._finish(assoc)
+
+            assoc._target = run_then_finish
             if self.config.association_deadline:
                 timer = threading.Timer(
                     self.config.association_deadline, self._deadline, (state,)
@@ -484,6 +520,14 @@ class StoreScp:
         except Exception:
             LOGGER.exception("receiver: connection setup failed")
 
+    @staticmethod
+    def _peer_gone(assoc: Any, state: _Assoc) -> None:
+        """The connection is gone: if no association request came, wake the
+        reactor, which otherwise waits for one for the whole ACSE timeout."""
+        if not state.requested:
+            with contextlib.suppress(Exception):
+                assoc.dul.to_user_queue.put(None)
+
     def _deadline(self, state: _Assoc) -> None:
         state.abort_reason = (
             f"aborted by us: the association lasted more than "
@@ -493,9 +537,8 @@ class StoreScp:
             with contextlib.suppress(OSError):
                 state.raw_socket.shutdown(socket.SHUT_RDWR)
 
-    def _on_conn_close(self, event: Any) -> None:
+    def _finish(self, assoc: Any) -> None:
         try:
-            assoc = event.assoc
             with _SPOOLERS_LOCK:
                 _SPOOLERS.pop(assoc.dul, None)
             with self._lock:

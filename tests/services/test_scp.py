@@ -21,7 +21,7 @@ from dcmtui.services.events import EventBus
 from dcmtui.services.scp import StoreScp
 from dcmtui.services.store import INCOMING, is_uid, relative_path, uid_name
 from tests.factories import write_dicom
-from tests.peers import require
+from tests.netpeers import dcmtk
 
 
 def dataset_bytes(path: Path) -> bytes:
@@ -35,7 +35,7 @@ def dataset_bytes(path: Path) -> bytes:
 def dump(path: Path) -> str:
     """dcmdump of the data set only (no meta header), the oracle."""
     out = subprocess.run(
-        [require("dcmdump"), "+L", "-dc", str(path)],
+        [dcmtk("dcmdump"), "+L", "-dc", str(path)],
         capture_output=True,
         text=True,
         check=True,
@@ -73,9 +73,8 @@ class Receiver:
 
 def make_settings(tmp_path: Path, **receiver: Any) -> Settings:
     base = load_settings()
-    cfg = replace(
-        ReceiverSettings(), bind="127.0.0.1", port=0, min_free_bytes=0, **receiver
-    )
+    values: dict[str, Any] = {"bind": "127.0.0.1", "port": 0, "min_free_bytes": 0}
+    cfg = replace(ReceiverSettings(), **{**values, **receiver})
     return replace(base, receiver=cfg)
 
 
@@ -108,7 +107,7 @@ async def run(*args: str, limit: float = 60) -> subprocess.CompletedProcess[str]
 
 
 async def echo(rx: Receiver, *extra: str) -> subprocess.CompletedProcess[str]:
-    return await run(require("echoscu"), *extra, "127.0.0.1", str(rx.port))
+    return await run(dcmtk("echoscu"), *extra, "127.0.0.1", str(rx.port))
 
 
 def all_files(root: Path) -> list[Path]:
@@ -171,7 +170,7 @@ async def test_many_files_arrive_intact_and_indexed(
     explicit, implicit = sent[::2], sent[1::2]
     for option, files in (("-xe", explicit), ("-xi", implicit)):
         done = await run(
-            require("storescu"),
+            dcmtk("storescu"),
             option,
             "-aet",
             "SENDER",
@@ -216,7 +215,7 @@ async def test_several_senders_at_once(receiver: Receiver, tmp_path: Path) -> No
     results = await asyncio.gather(
         *(
             run(
-                require("storescu"),
+                dcmtk("storescu"),
                 "-aet",
                 f"SND{n}",
                 "127.0.0.1",
@@ -239,9 +238,7 @@ async def test_duplicates_keep_both_when_different(
     again = write_dicom(tmp_path / "b.dcm", uid_seed="dup")  # identical
     other = write_dicom(tmp_path / "c.dcm", uid_seed="dup", SeriesDescription="OTHER")
     for path in (first, again, other):
-        done = await run(
-            require("storescu"), "127.0.0.1", str(receiver.port), str(path)
-        )
+        done = await run(dcmtk("storescu"), "127.0.0.1", str(receiver.port), str(path))
         assert done.returncode == 0, done.stderr
     await receiver.wait_for("released", 3)
     got = stored(receiver)
@@ -269,7 +266,7 @@ async def test_sender_killed_mid_transfer_leaves_nothing(
     ds.add_new(0x7FE00010, "OW", os.urandom(2048 * 2048 * 2 * 12))  # ~100 MB
     ds.save_as(big)
     proc = await asyncio.create_subprocess_exec(
-        require("storescu"),
+        dcmtk("storescu"),
         "--max-pdu",
         "16384",
         "127.0.0.1",
@@ -328,18 +325,36 @@ async def test_wrong_called_ae_rejected(tmp_path: Path) -> None:
 
 
 async def test_configured_transfer_syntax_list(tmp_path: Path) -> None:
+    implicit = "1.2.840.10008.1.2"
     rx = await start_receiver(
-        make_settings(tmp_path, transfer_syntaxes=["1.2.840.10008.1.2"]),
-        tmp_path / "store",
+        make_settings(tmp_path, transfer_syntaxes=[implicit]), tmp_path / "store"
     )
     try:
-        f = write_dicom(tmp_path / "x.dcm")  # explicit VR LE
-        done = await run(require("storescu"), "-xe", "127.0.0.1", str(rx.port), str(f))
-        assert done.returncode != 0  # only explicit proposed, only implicit accepted
-        await rx.wait_for("aborted")  # storescu aborts: nothing it can send
-        accepted = rx.kinds("accepted")[0]
-        assert all(c.result != "accepted" for c in accepted.contexts)
-        assert stored(rx) == []
+        f = write_dicom(tmp_path / "x.dcm")  # explicit VR LE; storescu may convert
+        done = await run(dcmtk("storescu"), "-xe", "127.0.0.1", str(rx.port), str(f))
+        assert done.returncode == 0, done.stderr
+        await rx.wait_for("released")
+        accepted = [
+            c for c in rx.kinds("accepted")[0].contexts if c.result == "accepted"
+        ]
+        assert accepted and {c.transfer_syntax for c in accepted} == {implicit}
+        (got,) = stored(rx)
+        assert implicit.encode() in got.read_bytes()[:400]
+        only_jpeg = await start_receiver(
+            make_settings(tmp_path, transfer_syntaxes=["1.2.840.10008.1.2.4.50"]),
+            tmp_path / "store2",
+        )
+        try:
+            refused = await run(
+                dcmtk("storescu"), "127.0.0.1", str(only_jpeg.port), str(f)
+            )
+            assert refused.returncode != 0
+            await only_jpeg.wait_for("aborted")
+            contexts = only_jpeg.kinds("accepted")[0].contexts
+            assert contexts and all(c.result != "accepted" for c in contexts)
+            assert stored(only_jpeg) == []
+        finally:
+            await only_jpeg.scp.stop(grace=1)
     finally:
         await rx.scp.stop(grace=1)
 
@@ -350,8 +365,8 @@ async def test_object_too_large_gets_a700(tmp_path: Path) -> None:
     )
     try:
         f = write_dicom(tmp_path / "x.dcm")
-        done = await run(require("storescu"), "-v", "127.0.0.1", str(rx.port), str(f))
-        assert "0xa700" in done.stdout.lower() + done.stderr.lower()
+        done = await run(dcmtk("storescu"), "-v", "127.0.0.1", str(rx.port), str(f))
+        assert "outofresources" in done.stderr.lower()
         await rx.wait_for("released")
         assert rx.kinds("c-store")[0].status == 0xA700
         assert stored(rx) == []
@@ -376,7 +391,7 @@ async def test_post_store_command_gets_arguments_not_a_shell(tmp_path: Path) -> 
     try:
         f = write_dicom(tmp_path / "x.dcm")
         done = await run(
-            require("storescu"),
+            dcmtk("storescu"),
             "-aet",
             "A;touch pwned",
             "127.0.0.1",
