@@ -356,3 +356,36 @@ async def test_q_quits(corpus: Path) -> None:
         await pilot.press("q")
         await pilot.pause()
     assert app.return_code == 0
+
+
+async def test_command_palette_switches_mode_and_opens_help(corpus: Path) -> None:
+    app = make_app(corpus)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_scanned(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Help: list every key")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")
+        await pilot.pause(0.2)
+        await pilot.press(*"Files mode")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await pilot.pause(0.3)
+        assert app.current_mode == "files"
+        assert isinstance(app.screen, FilesScreen)
+
+
+async def test_single_file_root(corpus: Path) -> None:
+    one = corpus / "P2" / "1.2.3.2.1" / "0.dcm"
+    app = make_app(one)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await wait_scanned(pilot)
+        assert screen.table.row_count == 1
+        assert screen.table.current_record is not None
+        assert screen.table.current_record.patient_name == "JONES^BOB"
+        assert screen.progress is not None and screen.progress.seen == 1
