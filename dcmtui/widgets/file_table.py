@@ -254,7 +254,7 @@ class FileTable(DataTable[Text]):
             self._search.pop(record.path, None)
             known = record.path in self.records
             self.records[record.path] = record
-            if known and record.path in self._row_keys():
+            if known and record.path in self.rows:
                 self._drop_row(record.path)
             if self._matches(record):
                 self.add_row(*self._cells(record), key=record.path)
@@ -266,11 +266,8 @@ class FileTable(DataTable[Text]):
                 self.marks.discard(path)
                 self._drop_row(path)
 
-    def _row_keys(self) -> dict[object, int]:
-        return self._row_locations  # type: ignore[return-value]
-
     def _drop_row(self, path: str) -> None:
-        if path in self._row_keys():
+        if path in self.rows:
             self.remove_row(path)
 
     def rebuild(self) -> None:
@@ -279,7 +276,7 @@ class FileTable(DataTable[Text]):
         self.clear()
         for record in self.visible_records():
             self.add_row(*self._cells(record), key=record.path)
-        if current is not None and current in self._row_keys():
+        if current is not None and current in self.rows:
             self.move_cursor(row=self.get_row_index(current))
 
     def watch_filter_text(self) -> None:
@@ -315,7 +312,7 @@ class FileTable(DataTable[Text]):
                 self.marks.add(path)
             else:
                 self.marks.discard(path)
-            if path in self._row_keys():
+            if path in self.rows:
                 self.update_cell(path, "mark", Text(_MARK if marked else ""))
         if changed:
             self._post_marks()
