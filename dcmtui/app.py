@@ -14,6 +14,7 @@ from textual.screen import Screen
 
 from dcmtui import __version__
 from dcmtui.config import Settings
+from dcmtui.screens.assoc_log import AssocLogScreen
 from dcmtui.screens.browser import FilesScreen
 from dcmtui.screens.modals import HelpScreen, binding_rows
 from dcmtui.services.container import Services
@@ -38,6 +39,13 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         "Browse and index DICOM files",
         lambda app: FilesScreen(app.services, app.root),
     ),
+    ModeSpec(
+        "assoc",
+        "5",
+        "Associations",
+        "The receiver and every association, live",
+        lambda app: AssocLogScreen(app.services),
+    ),
 )
 
 
@@ -48,6 +56,8 @@ class DcmtuiApp(App[None]):
     root: Path
     """The folder or file the Files screen opened."""
     services: Services
+    listen_port: int | None = None
+    """Start the receiver on mount: its port, -1 for the configured one."""
 
     CSS_PATH = "app.tcss"
     TITLE = "dcmtui"
@@ -92,7 +102,25 @@ class DcmtuiApp(App[None]):
             )
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
+        if self.listen_port is not None:
+            self.run_worker(self._start_receiver(), exit_on_error=False)
         self.switch_mode(MODE_SPECS[0].name)
+
+    async def _start_receiver(self) -> None:
+        scp = self.services.scp
+        if self.listen_port is not None and self.listen_port >= 0:
+            scp.port = self.listen_port
+        try:
+            port = await scp.start()
+        except Exception as exc:  # a DcmtuiError with a sentence, or worse
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        self.notify(f"Receiver {scp.ae_title} listening on port {port}")
+
+    async def action_quit(self) -> None:
+        """Stop the receiver (if it runs), then quit."""
+        await self.services.scp.stop(grace=2)
+        self.exit()
 
     def action_help(self) -> None:
         """Show every key of the current screen."""

@@ -64,6 +64,15 @@ def _main_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="open the embedded demo workspace (sample files from pydicom)",
     )
+    parser.add_argument(
+        "--listen",
+        nargs="?",
+        type=int,
+        const=-1,
+        default=None,
+        metavar="PORT",
+        help="start the receiver at launch (default port: receiver.port)",
+    )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -130,5 +139,6 @@ def _run_app(args: argparse.Namespace, settings: Settings) -> int:
     from dcmtui.app import DcmtuiApp
 
     app = DcmtuiApp(settings, root=root)
+    app.listen_port = getattr(args, "listen", None)
     app.run()
     return app.return_code or 0

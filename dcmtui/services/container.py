@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from dcmtui.config import Settings
 from dcmtui.services.events import EventBus
 from dcmtui.services.files import Indexer
+from dcmtui.services.scp import StoreScp
 
 
 @dataclass
@@ -17,6 +18,8 @@ class Services:
     indexer: Indexer = field(init=False)
     events: EventBus = field(default_factory=EventBus)
     """Every association, incoming and outgoing."""
+    scp: StoreScp = field(init=False)
+    """The built-in receiver (not started); its associations go into ``events``."""
 
     def __post_init__(self) -> None:
         self.indexer = Indexer(
@@ -24,3 +27,4 @@ class Services:
             follow_symlinks=self.settings.follow_symlinks,
             show_hidden=self.settings.show_hidden,
         )
+        self.scp = StoreScp(self.settings, self.events)
