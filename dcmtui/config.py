@@ -170,6 +170,8 @@ class Settings:
     """Where dcmtui.log lives."""
     receiver: ReceiverSettings = field(default_factory=ReceiverSettings)
     """The built-in receiver, from the ``[receiver]`` table."""
+    backup_on_save: bool = True
+    """The Dataset screen keeps ``NAME.bak`` (the file as it was) when it saves."""
 
     @property
     def index_path(self) -> Path:
@@ -189,6 +191,7 @@ _FILE_KEYS = {
     "log_level": str,
     "keymap": dict,
     "receiver": dict,
+    "backup_on_save": bool,
 }
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 

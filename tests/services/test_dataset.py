@@ -127,8 +127,9 @@ def test_find_toggle_and_collapse() -> None:
 
 
 def test_charset_decoded_text(tmp_path: Path) -> None:
-    path = write_dicom(tmp_path / "a.dcm", SpecificCharacterSet="ISO_IR 192",
-                       PatientName="Ωmega^Ängel")  # fmt: skip
+    path = write_dicom(
+        tmp_path / "a.dcm", SpecificCharacterSet="ISO_IR 192", PatientName="Ωmega^Ängel"
+    )
     view = DatasetView(parse(path))
     i = view.find("(0010,0010)", 0)
     assert i is not None and view.row(i).value == "Ωmega^Ängel"
@@ -199,3 +200,23 @@ def test_cli_dump_fails_on_damage_and_escapes(
     assert main(["dump", str(cut)]) == 1
     assert "damaged" in capsys.readouterr().err
     assert main(["dump", str(tmp_path / "missing.dcm")]) == 1
+
+
+def big_dataset(path: Path, elements: int) -> Path:
+    """A file of about ``elements`` elements: nested sequences, private blocks."""
+    items = []
+    per_item = 20
+    for i in range(max(1, elements // per_item)):
+        item = Dataset()
+        item.ReferencedSOPClassUID = "1.2.840.10008.5.1.4.1.1.2"
+        item.ReferencedSOPInstanceUID = f"1.2.3.{i}"
+        inner = Dataset()
+        inner.CodeValue = f"C{i}"
+        inner.CodingSchemeDesignator = "DCM"
+        inner.CodeMeaning = f"meaning {i}"
+        item.ConceptNameCodeSequence = [inner]
+        block = item.private_block(0x0029, "DCMTUI TEST", create=True)
+        for n in range(per_item - 8):
+            block.add_new(n, "LO", f"private {i}.{n}")
+        items.append(item)
+    return write_dicom(path, ReferencedImageSequence=items)
