@@ -187,9 +187,8 @@ class FilesScreen(Screen[None]):
     def action_cancel_scan(self) -> None:
         if self.scanning:
             self.workers.cancel_group(self, "scan")
-            if self.progress is not None:
+            if self.progress is not None:  # the worker will not see the last one
                 self.progress.cancelled = True
-                self.query_one(ScanStatus).progress = None
                 self.query_one(ScanStatus).progress = self.progress
             self.notify("Scan cancelled; the files read so far are kept.")
 

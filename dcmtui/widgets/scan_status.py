@@ -26,7 +26,9 @@ class ScanStatus(Horizontal):
     }
     """
 
-    progress: reactive[ScanProgress | None] = reactive(None, init=False)
+    progress: reactive[ScanProgress | None] = reactive(
+        None, init=False, always_update=True
+    )
     """The latest snapshot of the scan (None before the first)."""
     marks: reactive[tuple[int, int]] = reactive((0, 0), init=False)
     """Count and total size of the marked files."""
