@@ -1,0 +1,562 @@
+"""C-FIND matching over the store's SQLite index (PS3.4 C.2.2.2).
+
+A query identifier (a pydicom Dataset) becomes one SQL statement over the
+``files`` table, restricted to the store folder and grouped by the unique key
+of the query level: single value, wildcard (``*`` ``?``), UID list and range
+matching on the columns the index keeps run in SQLite; keys the index does not
+keep (Patient's Sex, sequences, ...) are matched in Python against one file of
+each candidate entity, and returned from it. Universal matching (an empty
+value) only asks for the key to be returned.
+
+The same engine gives C-MOVE and C-GET their instances: the retrieve
+identifier is matched at the IMAGE level.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dcmtui.services.errors import DcmtuiError
+
+LOGGER = logging.getLogger(__name__)
+
+LEVELS = ("PATIENT", "STUDY", "SERIES", "IMAGE")
+MODELS = ("patient", "study")
+_WILDCARD_VRS = {"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"}
+_RANGE_VRS = {"DA", "TM", "DT"}
+_NUMERIC_VRS = {"IS", "DS", "US", "SS", "UL", "SL", "FL", "FD"}
+
+
+class QueryError(DcmtuiError):
+    """A query identifier we cannot answer; ``status`` is the DIMSE status."""
+
+    def __init__(self, message: str, status: int = 0xA900) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True, slots=True)
+class Key:
+    """An attribute the index keeps (or computes)."""
+
+    keyword: str
+    level: str
+    vr: str
+    sql: str
+    """Column or aggregate expression."""
+    aggregate: bool = False
+    """True for counts and lists computed over the entity's files."""
+
+
+_KEYS: dict[str, Key] = {
+    k.keyword: k
+    for k in (
+        Key("PatientName", "PATIENT", "PN", "patient_name"),
+        Key("PatientID", "PATIENT", "LO", "patient_id"),
+        Key("PatientBirthDate", "PATIENT", "DA", "patient_birth_date"),
+        Key(
+            "NumberOfPatientRelatedStudies",
+            "PATIENT",
+            "IS",
+            "count(DISTINCT study_uid)",
+            True,
+        ),
+        Key(
+            "NumberOfPatientRelatedSeries",
+            "PATIENT",
+            "IS",
+            "count(DISTINCT series_uid)",
+            True,
+        ),
+        Key("NumberOfPatientRelatedInstances", "PATIENT", "IS", "count(*)", True),
+        Key("StudyInstanceUID", "STUDY", "UI", "study_uid"),
+        Key("StudyDate", "STUDY", "DA", "study_date"),
+        Key("StudyTime", "STUDY", "TM", "study_time"),
+        Key("StudyDescription", "STUDY", "LO", "study_description"),
+        Key("AccessionNumber", "STUDY", "SH", "accession_number"),
+        Key(
+            "ModalitiesInStudy",
+            "STUDY",
+            "CS",
+            "group_concat(DISTINCT nullif(modality, ''))",
+            True,
+        ),
+        Key(
+            "SOPClassesInStudy",
+            "STUDY",
+            "UI",
+            "group_concat(DISTINCT nullif(sop_class_uid, ''))",
+            True,
+        ),
+        Key(
+            "NumberOfStudyRelatedSeries",
+            "STUDY",
+            "IS",
+            "count(DISTINCT series_uid)",
+            True,
+        ),
+        Key("NumberOfStudyRelatedInstances", "STUDY", "IS", "count(*)", True),
+        Key("SeriesInstanceUID", "SERIES", "UI", "series_uid"),
+        Key("Modality", "SERIES", "CS", "modality"),
+        Key("SeriesNumber", "SERIES", "IS", "series_number"),
+        Key("SeriesDescription", "SERIES", "LO", "series_description"),
+        Key("NumberOfSeriesRelatedInstances", "SERIES", "IS", "count(*)", True),
+        Key("SOPInstanceUID", "IMAGE", "UI", "sop_instance_uid"),
+        Key("SOPClassUID", "IMAGE", "UI", "sop_class_uid"),
+        Key("InstanceNumber", "IMAGE", "IS", "instance_number"),
+    )
+}
+_UNIQUE = {
+    "PATIENT": "patient_id",
+    "STUDY": "study_uid",
+    "SERIES": "series_uid",
+    "IMAGE": "sop_instance_uid",
+}
+_NOT_RETURNED = {"QueryRetrieveLevel", "SpecificCharacterSet", "RetrieveAETitle"}
+
+
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One file to send for a C-MOVE or C-GET."""
+
+    path: str
+    sop_class_uid: str
+    sop_instance_uid: str
+    transfer_syntax_uid: str
+
+
+# --- value matching (Python side, also registered in SQLite) -----------------
+
+
+def _wild_regex(pattern: str, fold: bool) -> re.Pattern[str]:
+    parts = [
+        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
+    ]
+    return re.compile("".join(parts), re.S | (re.I if fold else 0))
+
+
+def _glob(pattern: str) -> str:
+    """A DICOM wildcard pattern as an SQLite GLOB pattern."""
+    return pattern.replace("[", "[[]")
+
+
+def _time_seconds(value: str) -> float | None:
+    value = value.strip().replace(":", "")
+    if not value:
+        return None
+    head, _, frac = value.partition(".")
+    if not head.isdigit() or len(head) % 2 or len(head) > 6:
+        return None
+    hh, mm, ss = int(head[:2]), int(head[2:4] or 0), int(head[4:6] or 0)
+    fraction = float("0." + frac) if frac.isdigit() else 0.0
+    return hh * 3600 + mm * 60 + ss + fraction
+
+
+def _time_bound(value: str, upper: bool) -> float | None:
+    """A time range bound: an upper ``1030`` includes all of 10:30."""
+    seconds = _time_seconds(value)
+    if seconds is None or not upper:
+        return seconds
+    digits = len(value.strip().replace(":", "").partition(".")[0])
+    if "." in value:
+        return seconds
+    return seconds + {2: 3599.999999, 4: 59.999999}.get(digits, 0.999999)
+
+
+def _date(value: str) -> str:
+    return value.strip().replace(".", "")
+
+
+def _in_range(vr: str, pattern: str, value: str) -> bool:
+    low, _, high = pattern.partition("-")
+    low, high = low.strip(), high.strip()
+    if not value.strip():
+        return False
+    if vr == "TM":
+        seconds = _time_seconds(value)
+        if seconds is None:
+            return False
+        lo = _time_bound(low, False) if low else None
+        hi = _time_bound(high, True) if high else None
+        return (lo is None or seconds >= lo) and (hi is None or seconds <= hi)
+    v = _date(value)
+    if vr == "DT":  # compare on the common prefix length, padded
+        lo_ok = not low or v >= _date(low)
+        hi_ok = not high or v[: len(_date(high))] <= _date(high)
+        return lo_ok and hi_ok
+    return (not low or v >= _date(low)) and (not high or v <= _date(high))
+
+
+def value_matches(vr: str, pattern: str, value: str) -> bool:
+    """True when ``value`` (one attribute of one entity, as text, values
+    separated by ``\\``) matches the C-FIND key ``pattern`` (PS3.4 C.2.2.2).
+
+    Args:
+        vr: The attribute's VR.
+        pattern: The key's value in the query identifier.
+        value: The entity's value.
+    """
+    pattern = pattern.strip()
+    if pattern in ("", "*"):
+        return True  # universal matching
+    values = [v.strip() for v in value.split("\\")] if value else [""]
+    if vr == "UI":
+        wanted = {p.strip() for p in pattern.split("\\")}
+        return any(v in wanted for v in values)
+    if vr in _RANGE_VRS:
+        if "-" in pattern:
+            return any(_in_range(vr, pattern, v) for v in values)
+        if vr == "TM":
+            target = _time_seconds(pattern)
+            return any(_time_seconds(v) == target for v in values if v)
+        return any(_date(v) == _date(pattern) for v in values if v)
+    if vr in _NUMERIC_VRS:
+        try:
+            target = float(pattern)
+            return any(v and float(v) == target for v in values)
+        except ValueError:
+            return False
+    fold = vr == "PN"
+    alternatives = pattern.split("\\") if vr == "CS" else [pattern]
+    for alt in alternatives:
+        if vr == "PN":
+            alt = alt.rstrip("^ ")
+        if "*" in alt or "?" in alt:
+            regex = _wild_regex(alt, fold)
+            if any(regex.fullmatch(v.rstrip("^ ") if fold else v) for v in values):
+                return True
+        else:
+            for v in values:
+                got = v.rstrip("^ ") if fold else v
+                if (got.upper() == alt.upper()) if fold else (got == alt):
+                    return True
+    return False
+
+
+# --- identifiers --------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """An element value as DICOM text (multiple values joined by ``\\``)."""
+    if value is None:
+        return ""
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    if isinstance(value, list | tuple) or type(value).__name__ == "MultiValue":
+        return "\\".join(_text(v) for v in value)
+    return str(value)
+
+
+@dataclass
+class _Plan:
+    level: str
+    where: list[str]
+    params: list[Any]
+    having: list[str]
+    having_params: list[Any]
+    selected: list[str]
+    """Index keywords to return."""
+    file_keys: list[Any]
+    """Elements of the identifier that need a file (to match or return)."""
+
+
+def query_level(identifier: Any, model: str) -> str:
+    """The checked Query/Retrieve Level of ``identifier`` for ``model``.
+
+    Raises:
+        QueryError: No level, an unknown one, or PATIENT in the study root.
+    """
+    level = str(getattr(identifier, "QueryRetrieveLevel", "") or "").strip().upper()
+    if level not in LEVELS:
+        raise QueryError(f"unknown Query/Retrieve Level {level!r}", 0xC000)
+    if model == "study" and level == "PATIENT":
+        raise QueryError("the study root has no PATIENT level", 0xC000)
+    return level
+
+
+def _plan(identifier: Any, level: str) -> _Plan:
+    plan = _Plan(level, [], [], [], [], [], [])
+    depth = LEVELS.index(level)
+    for elem in identifier:
+        keyword = elem.keyword
+        if elem.tag.group in (0x0000, 0x0002) or keyword in _NOT_RETURNED:
+            continue
+        key = _KEYS.get(keyword)
+        if key is None or LEVELS.index(key.level) > depth:
+            if key is None:
+                plan.file_keys.append(elem)
+            continue
+        if key.aggregate and LEVELS.index(key.level) != depth:
+            continue
+        plan.selected.append(keyword)
+        pattern = _text(elem.value).strip()
+        if pattern in ("", "*"):
+            continue
+        if key.aggregate:
+            if keyword == "ModalitiesInStudy":
+                wanted = [p for p in pattern.split("\\") if p]
+                marks = ", ".join("?" * len(wanted))
+                plan.having.append(f"sum(modality IN ({marks})) > 0")
+                plan.having_params.extend(wanted)
+            else:
+                plan.having.append(f"dcm_match(?, ?, {key.sql})")
+                plan.having_params.extend([key.vr, pattern])
+            continue
+        column = key.sql
+        if key.vr == "UI":
+            uids = [u.strip() for u in pattern.split("\\") if u.strip()]
+            plan.where.append(f"{column} IN ({', '.join('?' * len(uids))})")
+            plan.params.extend(uids)
+        elif key.vr in _WILDCARD_VRS and "\\" not in pattern:
+            if key.vr == "PN":
+                pattern = pattern.rstrip("^ ")
+                column = f"upper(rtrim({column}, '^ '))"
+                pattern = pattern.upper()
+            if "*" in pattern or "?" in pattern:
+                plan.where.append(f"{column} GLOB ?")
+                plan.params.append(_glob(pattern))
+            else:
+                plan.where.append(f"{column} = ?")
+                plan.params.append(pattern)
+        elif key.vr == "DA" and "-" not in pattern:
+            plan.where.append(f"{column} = ?")
+            plan.params.append(_date(pattern))
+        else:
+            plan.where.append(f"dcm_match(?, ?, coalesce({column}, ''))")
+            plan.params.extend([key.vr, pattern])
+    return plan
+
+
+def _register(con: sqlite3.Connection) -> None:
+    def dcm_match(vr: str, pattern: str, value: object) -> bool:
+        return value_matches(vr, pattern, "" if value is None else str(value))
+
+    con.create_function("dcm_match", 3, dcm_match, deterministic=True)
+
+
+def _under(root: str) -> tuple[str, list[str]]:
+    import os
+
+    prefix = root.rstrip(os.sep) + os.sep
+    return "(path >= ? AND path < ?)", [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
+
+
+# --- files --------------------------------------------------------------------
+
+
+def _read_file(path: str) -> Any:
+    from pydicom import dcmread
+
+    try:
+        return dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # a file gone or damaged since it was indexed
+        LOGGER.warning("query: cannot read %s: %s", path, exc)
+        return None
+
+
+def _sequence_matches(key_elem: Any, file_elem: Any) -> bool:
+    """Sequence matching: some item of the file's sequence matches every key
+    of the query's (single) item."""
+    items = list(key_elem.value or [])
+    if not items or not len(items[0]):
+        return True
+    query_item = items[0]
+    for item in file_elem.value or []:
+        if all(_element_matches(q, item) for q in query_item):
+            return True
+    return False
+
+
+def _element_matches(key_elem: Any, dataset: Any) -> bool:
+    if key_elem.VR == "SQ":
+        if not key_elem.value or not len(key_elem.value[0]):
+            return True
+        found = dataset.get(key_elem.tag) if dataset is not None else None
+        return found is not None and _sequence_matches(key_elem, found)
+    pattern = _text(key_elem.value)
+    if pattern.strip() in ("", "*"):
+        return True
+    found = dataset.get(key_elem.tag) if dataset is not None else None
+    value = _text(found.value) if found is not None else ""
+    return value_matches(str(key_elem.VR), pattern, value)
+
+
+def _returned(key_elem: Any, dataset: Any) -> Any:
+    """The element to return for ``key_elem``, from ``dataset`` (a file)."""
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    found = dataset.get(key_elem.tag) if dataset is not None else None
+    if found is None:
+        return DataElement(key_elem.tag, key_elem.VR, None)
+    if key_elem.VR != "SQ" or found.VR != "SQ":
+        return DataElement(key_elem.tag, found.VR, found.value)
+    wanted = list(key_elem.value[0]) if key_elem.value else []
+    items = []
+    for item in found.value or []:
+        if not wanted:
+            items.append(item)
+            continue
+        out = Dataset()
+        for sub in wanted:
+            out.add(_returned(sub, item))
+        items.append(out)
+    return DataElement(key_elem.tag, "SQ", Sequence(items))
+
+
+# --- the engine ---------------------------------------------------------------
+
+
+class StoreQuery:
+    """Answers C-FIND, and lists C-MOVE/C-GET instances, from the index."""
+
+    def __init__(self, index_path: Path, store_root: Path, ae_title: str = "") -> None:
+        self.index_path = index_path
+        self.store_root = store_root
+        self.ae_title = ae_title
+
+    def _connect(self) -> sqlite3.Connection:
+        from dcmtui.services.files import Index
+
+        con = Index(self.index_path).connect()
+        _register(con)
+        return con
+
+    def _select(
+        self, con: sqlite3.Connection, plan: _Plan
+    ) -> Iterator[tuple[dict[str, Any], str]]:
+        where_root, params = _under(str(self.store_root))
+        where = [where_root, "kind = 'dicom'", *plan.where]
+        params += plan.params
+        unique = _UNIQUE[plan.level]
+        exprs = [_KEYS[k].sql for k in plan.selected]
+        columns = ", ".join([*exprs, "min(path)"])
+        sql = (
+            f"SELECT {columns} FROM files WHERE {' AND '.join(where)} GROUP BY {unique}"
+        )
+        if plan.having:
+            sql += f" HAVING {' AND '.join(plan.having)}"
+            params += plan.having_params
+        sql += f" ORDER BY min({unique})"
+        for row in con.execute(sql, params):
+            yield dict(zip(plan.selected, row[:-1], strict=True)), row[-1]
+
+    def find(
+        self,
+        identifier: Any,
+        model: str,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> Iterator[Any]:
+        """Yield one response identifier (a pydicom Dataset) per match.
+
+        Args:
+            identifier: The C-FIND request identifier.
+            model: ``patient`` or ``study`` (the information model's root).
+            cancelled: Checked between matches (C-CANCEL).
+
+        Raises:
+            QueryError: The identifier cannot be answered (bad level).
+        """
+        from pydicom.datadict import dictionary_VR
+        from pydicom.dataelem import DataElement
+        from pydicom.dataset import Dataset
+
+        level = query_level(identifier, model)
+        plan = _plan(identifier, level)
+        con = self._connect()
+        try:
+            for values, path in self._select(con, plan):
+                if cancelled():
+                    return
+                source = _read_file(path) if plan.file_keys else None
+                if plan.file_keys and not all(
+                    _element_matches(e, source) for e in plan.file_keys
+                ):
+                    continue
+                out = Dataset()
+                text = []
+                for elem in identifier:
+                    keyword = elem.keyword
+                    if elem.tag.group in (0x0000, 0x0002):
+                        continue
+                    if keyword == "QueryRetrieveLevel":
+                        continue
+                    if keyword == "SpecificCharacterSet":
+                        continue
+                    if keyword == "RetrieveAETitle":
+                        out.RetrieveAETitle = self.ae_title
+                        continue
+                    if keyword in values:
+                        raw = values[keyword]
+                        value = "" if raw is None else str(raw)
+                        if _KEYS[keyword].aggregate and keyword.endswith("InStudy"):
+                            value = "\\".join(sorted(filter(None, value.split(","))))
+                        vr = dictionary_VR(elem.tag)
+                        out.add(DataElement(elem.tag, vr, value or None))
+                        text.append(value)
+                    elif keyword in _KEYS:
+                        out.add(DataElement(elem.tag, elem.VR, None))
+                    else:
+                        if source is None:
+                            source = _read_file(path)
+                        found = _returned(elem, source)
+                        out.add(found)
+                        text.append(_text(found.value) if found.VR != "SQ" else "")
+                out.QueryRetrieveLevel = level
+                if any(not t.isascii() for t in text) or (
+                    source is not None and "SpecificCharacterSet" in identifier
+                ):
+                    out.SpecificCharacterSet = "ISO_IR 192"
+                yield out
+        finally:
+            con.close()
+
+    def instances(self, identifier: Any, model: str) -> list[Instance]:
+        """Every stored instance a C-MOVE/C-GET identifier designates.
+
+        Raises:
+            QueryError: The identifier has a bad level, or no unique key.
+        """
+        level = query_level(identifier, model)
+        plan = _plan(identifier, "IMAGE")
+        unique_keyword = {
+            "PATIENT": "PatientID",
+            "STUDY": "StudyInstanceUID",
+            "SERIES": "SeriesInstanceUID",
+            "IMAGE": "SOPInstanceUID",
+        }[level]
+        if not _text(getattr(identifier, unique_keyword, "")).strip():
+            raise QueryError(
+                f"a {level} level retrieve needs a {unique_keyword}", 0xC000
+            )
+        where_root, params = _under(str(self.store_root))
+        where = [where_root, "kind = 'dicom'", *plan.where]
+        params += plan.params
+        con = self._connect()
+        try:
+            rows = con.execute(
+                "SELECT path, sop_class_uid, sop_instance_uid, transfer_syntax_uid "
+                f"FROM files WHERE {' AND '.join(where)} ORDER BY path",
+                params,
+            ).fetchall()
+        finally:
+            con.close()
+        found: list[Instance] = []
+        seen: set[str] = set()
+        for path, sop_class, sop_uid, ts in rows:
+            if sop_uid in seen:  # kept duplicates: send one object per UID
+                continue
+            if plan.file_keys and not all(
+                _element_matches(e, _read_file(path)) for e in plan.file_keys
+            ):
+                continue
+            seen.add(sop_uid)
+            found.append(Instance(path, sop_class, sop_uid, ts))
+        return found
