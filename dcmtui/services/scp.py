@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import queue
+import select
 import socket
 import ssl
 import subprocess
@@ -100,6 +101,8 @@ class _Assoc:
     """Study UID -> paths stored in this association (for post-store ``study``)."""
     timer: threading.Timer | None = None
     raw_socket: socket.socket | None = None
+    pipe: tuple[int, int] | None = None
+    """Read and write ends of the pipe that wakes the DUL reactor."""
 
 
 # --- process-wide hooks into pynetdicom -------------------------------------
@@ -147,11 +150,63 @@ def _install_hooks() -> None:
             meta = meta.dataset()
         original_write(fp, meta, *args)
 
+    from pynetdicom import association, dul
+
+    # pynetdicom's reactors poll with time.sleep(0.001) between looks: about
+    # 2 ms of waiting per request/response. Our associations wake instead.
+    waking: Any = _WakingTime()
+    for module in (association, dul):
+        cast_module: Any = module
+        cast_module.time = waking
+
     patched: Any = dimse_messages  # module attributes replaced on purpose
     patched.NamedTemporaryFile = spool_file
     patched.create_file_meta = create_file_meta
     patched.write_file_meta_info = write_file_meta_info
     _PATCHED = True
+
+
+_WAITERS: dict[threading.Thread, Callable[[float], None]] = {}
+
+
+class _WakingTime:
+    """The ``time`` module for pynetdicom's reactors, whose ``sleep`` (their
+    1 ms poll between looks) returns as soon as there is something to do: data
+    from the peer or a PDU to send (DUL thread), a DIMSE message to serve
+    (association thread). Threads of other associations sleep as before."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+    def sleep(self, seconds: float) -> None:
+        waiter = _WAITERS.get(threading.current_thread())
+        if waiter is None or seconds > 0.002:
+            time.sleep(seconds)
+        else:
+            waiter(seconds)
+
+
+def _dul_waiter(fd: int, wake: int) -> Callable[[float], None]:
+    def wait(seconds: float) -> None:
+        try:
+            ready, _, _ = select.select([fd, wake], [], [], seconds)
+        except (OSError, ValueError):
+            time.sleep(seconds)
+            return
+        if wake in ready:
+            with contextlib.suppress(OSError):
+                os.read(wake, 4096)
+
+    return wait
+
+
+def _queue_waiter(messages: queue.Queue[Any]) -> Callable[[float], None]:
+    def wait(seconds: float) -> None:
+        with messages.not_empty:
+            if not messages._qsize():
+                messages.not_empty.wait(seconds)
+
+    return wait
 
 
 class _LazyMeta:
@@ -499,6 +554,8 @@ class StoreScp:
                 state.raw_socket = raw
             with _SPOOLERS_LOCK:
                 _SPOOLERS[assoc.dul] = (self.store, state)
+            if raw is not None:
+                self._wake_up_reactors(assoc, raw, state)
             # The end of the association thread is the one sure end of every
             # connection (pynetdicom does not always trigger EVT_CONN_CLOSE).
             target = assoc._target
@@ -521,6 +578,25 @@ class StoreScp:
             LOGGER.exception("receiver: connection setup failed")
 
     @staticmethod
+    def _wake_up_reactors(assoc: Any, raw: socket.socket, state: _Assoc) -> None:
+        """Let pynetdicom's reactors wait for work instead of polling."""
+        wake_r, wake_w = os.pipe()
+        os.set_blocking(wake_r, False)
+        os.set_blocking(wake_w, False)
+        state.pipe = (wake_r, wake_w)
+        dul = assoc.dul
+        send_pdu = dul.send_pdu
+
+        def send_and_wake(primitive: Any) -> None:
+            send_pdu(primitive)
+            with contextlib.suppress(OSError):
+                os.write(wake_w, b"\0")
+
+        dul.send_pdu = send_and_wake
+        _WAITERS[dul] = _dul_waiter(raw.fileno(), wake_r)
+        _WAITERS[assoc] = _queue_waiter(assoc.dimse.msg_queue)
+
+    @staticmethod
     def _peer_gone(assoc: Any, state: _Assoc) -> None:
         """The connection is gone: if no association request came, wake the
         reactor, which otherwise waits for one for the whole ACSE timeout."""
@@ -541,6 +617,8 @@ class StoreScp:
         try:
             with _SPOOLERS_LOCK:
                 _SPOOLERS.pop(assoc.dul, None)
+            _WAITERS.pop(assoc, None)
+            _WAITERS.pop(assoc.dul, None)
             with self._lock:
                 state = self._assocs.pop(id(assoc), None)
                 if state is not None:  # late handlers (EVT_ABORTED) still find it
@@ -551,6 +629,12 @@ class StoreScp:
                 return
             if state.timer is not None:
                 state.timer.cancel()
+            if state.pipe is not None:
+                assoc.dul.join(timeout=1)
+                for fd in state.pipe:
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
+                state.pipe = None
             for spool in list(state.spools):
                 spool.discard()
             state.spools.clear()

@@ -11,18 +11,17 @@ from the peer: UIDs are checked, everything else is hashed.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import filecmp
 import hashlib
+import itertools
 import logging
 import os
-import queue
 import re
 import shutil
 import struct
-import tempfile
 import threading
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +30,7 @@ from dcmtui.models import FileRecord
 LOGGER = logging.getLogger(__name__)
 
 LAYOUTS = ("hierarchy", "study", "flat")
+_SPOOL_NUMBERS = itertools.count(1)
 INCOMING = ".incoming"
 _UID_RE = re.compile(r"[0-9]+(\.[0-9]+)*")
 
@@ -194,9 +194,13 @@ class Store:
                 0,
                 f"less than {self.min_free_bytes} bytes free in the store",
             )
-        fd, name = tempfile.mkstemp(suffix=".part", dir=self.incoming)
-        os.close(fd)
-        return Spool(Path(name), self.max_object_bytes)
+        while True:
+            path = self.incoming / f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part"
+            try:
+                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+            except FileExistsError:  # left by an earlier process with our pid
+                continue
+            return Spool(path, self.max_object_bytes)
 
     def commit(self, spool: Spool, sop_uid: str, record: FileRecord) -> Placed:
         """Move a complete spool file to its place in the store.
@@ -292,50 +296,38 @@ class IndexWriter:
     def __init__(self, db_path: Path, every: float = 0.25) -> None:
         self._db_path = db_path
         self._every = every
-        self._queue: queue.Queue[FileRecord | None] = queue.Queue()
+        self._pending: collections.deque[FileRecord] = collections.deque()
+        self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, daemon=True, name="dcmtui-store-index"
         )
         self._thread.start()
 
     def add(self, record: FileRecord) -> None:
-        """Queue one record (thread-safe)."""
-        self._queue.put(record)
+        """Queue one record (thread-safe, cheap: no wake-up per record)."""
+        self._pending.append(record)
 
     def close(self) -> None:
         """Write what is queued and stop."""
-        self._queue.put(None)
+        self._stop.set()
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
         from dcmtui.services.files import Index
 
         index = Index(self._db_path)
-        done = False
-        while not done:
+        while True:
+            stopping = self._stop.wait(self._every)
             batch: list[FileRecord] = []
-            item = self._queue.get()
-            if item is None:
-                break
-            batch.append(item)
-            deadline = time.monotonic() + self._every
-            while True:
+            while self._pending:
+                batch.append(self._pending.popleft())
+            if batch:
                 try:
-                    item = self._queue.get(
-                        timeout=max(0.0, deadline - time.monotonic())
-                    )
-                except queue.Empty:
-                    break
-                if item is None:
-                    done = True
-                    break
-                batch.append(item)
-                if len(batch) >= 2000:
-                    break
-            try:
-                index.upsert(batch)
-            except Exception:
-                LOGGER.exception("could not index %d received objects", len(batch))
+                    index.upsert(batch)
+                except Exception:
+                    LOGGER.exception("could not index %d received objects", len(batch))
+            if stopping:
+                return
 
 
 def record_for(path: Path, record: FileRecord) -> FileRecord:
