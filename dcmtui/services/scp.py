@@ -256,6 +256,26 @@ def _element(elem: int, vr: bytes, value: bytes) -> bytes:
     )
 
 
+class _LazyHandshake:
+    """An SSLContext whose server sockets shake hands on first use.
+
+    pynetdicom wraps accepted sockets in its accept loop, where the handshake
+    would run with no timeout: one silent peer would stop every other from
+    connecting. Deferred, the handshake runs in the association's own thread,
+    bounded by the idle timeout, and a failure is that association's alone.
+    """
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._context, name)
+
+    def wrap_socket(self, sock: socket.socket, **kwargs: Any) -> ssl.SSLSocket:
+        kwargs["do_handshake_on_connect"] = False
+        return self._context.wrap_socket(sock, **kwargs)
+
+
 def _fast_recv(
     raw: socket.socket,
     cap: int,
@@ -447,7 +467,7 @@ class StoreScp:
             raise ReceiverError(
                 f"cannot load the TLS certificate or key: {exc}"
             ) from exc
-        return ctx
+        return _LazyHandshake(ctx)  # type: ignore[return-value]
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop accepting, let transfers in flight finish (up to ``grace``
