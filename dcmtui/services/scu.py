@@ -100,7 +100,7 @@ _REJECT_REASONS: dict[tuple[int, int], tuple[str, str]] = {
 }
 
 
-def _tls_args(node: Node) -> tuple[ssl.SSLContext, str] | None:
+def tls_args(node: Node) -> tuple[ssl.SSLContext, str] | None:
     if not node.tls:
         return None
     context = ssl.create_default_context(
@@ -279,7 +279,7 @@ class Scu:
         self._emit(assoc_id, node, "requested", detail=what)
         started = time.monotonic()
         try:
-            tls = _tls_args(node)
+            tls = tls_args(node)
         except (OSError, ssl.SSLError) as exc:
             cause = f"cannot load the TLS files: {exc}"
             self._emit(assoc_id, node, "failed", detail=cause)
@@ -331,32 +331,15 @@ class Scu:
     def _diagnose(
         self, assoc: Association, node: Node, opened: bool, started: float, what: str
     ) -> AssociationFailed:
-        calling = self.calling_for(node)
         if not opened:
-            cause, fix = _probe(node.host, node.port, self.timeout)
-            if node.tls and "refused" not in cause and "unknown host" not in cause:
-                cause = "the TLS connection failed (certificate, key or CA?)"
-                fix = (
-                    "Check that the node speaks TLS on this port, that its "
-                    "certificate is signed by the CA given, and that it trusts ours"
-                )
-            return AssociationFailed(node, cause, fix)
+            return self.connect_failure(node)
         primitive = assoc.acceptor.primitive
         if assoc.is_rejected and primitive is not None:
-            source = int(primitive.result_source or 0)
-            reason = int(primitive.diagnostic or 0)
-            cause, fix = _REJECT_REASONS.get(
-                (source, reason),
-                (
-                    f"the node rejected the association ({primitive.result_str}, "
-                    f"{primitive.source_str}, {primitive.reason_str})",
-                    "Check the node's log",
-                ),
-            )
-            if primitive.result == 2:
-                cause += " (transient)"
-            return AssociationFailed(
-                node, cause, fix.format(calling=calling, called=node.ae_title)
+            return self.reject_failure(
+                node,
+                int(primitive.result or 0),
+                int(primitive.result_source or 0),
+                int(primitive.diagnostic or 0),
             )
         if primitive is not None and primitive.result == 0:
             rejected = [
@@ -387,6 +370,44 @@ class Scu:
             "Check the node's log: it may refuse our AE title, address or TLS "
             "settings, or be overloaded",
         )
+
+    def reject_failure(
+        self, node: Node, result: int, source: int, reason: int
+    ) -> AssociationFailed:
+        """The error for an A-ASSOCIATE-RJ, its reason in words.
+
+        Args:
+            node: The peer.
+            result: 1 permanent, 2 transient.
+            source: 1 service user, 2 ACSE provider, 3 presentation provider.
+            reason: The reason/diagnostic code.
+        """
+        cause, fix = _REJECT_REASONS.get(
+            (source, reason),
+            (
+                f"the node rejected the association (result {result}, source "
+                f"{source}, reason {reason})",
+                "Check the node's log",
+            ),
+        )
+        if result == 2:
+            cause += " (transient)"
+        return AssociationFailed(
+            node,
+            cause,
+            fix.format(calling=self.calling_for(node), called=node.ae_title),
+        )
+
+    def connect_failure(self, node: Node) -> AssociationFailed:
+        """The error for a connection that could not be made, with why."""
+        cause, fix = _probe(node.host, node.port, self.timeout)
+        if node.tls and "refused" not in cause and "unknown host" not in cause:
+            cause = "the TLS connection failed (certificate, key or CA?)"
+            fix = (
+                "Check that the node speaks TLS on this port, that its "
+                "certificate is signed by the CA given, and that it trusts ours"
+            )
+        return AssociationFailed(node, cause, fix)
 
     def aborted(self, node: Node, what: str) -> AssociationFailed:
         """The error for an association the node aborted during ``what``."""

@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -266,7 +266,7 @@ class Retriever:
         keys: Sequence[tuple[str, str]],
         *,
         root: str = "study",
-    ) -> AsyncIterator[FindResult]:
+    ) -> AsyncGenerator[FindResult, None]:
         """Yield each match as it arrives.
 
         Raises:

@@ -12,21 +12,34 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from dcmtui.models import FileSendStatus, Node, SendProgress
 from dcmtui.services._threading import iterate_in_thread
+from dcmtui.services.dimse_fast import (
+    CONTEXT_RESULTS,
+    Aborted,
+    ConnectFailed,
+    FastAssociation,
+    Negotiated,
+    Proposal,
+    Rejected,
+    read_meta,
+)
 from dcmtui.services.errors import DcmtuiError
-from dcmtui.services.scu import MAX_CONTEXTS, AssociationFailed, Scu, _uid_name
-
-if TYPE_CHECKING:
-    from pynetdicom.association import Association
-    from pynetdicom.presentation import PresentationContext
+from dcmtui.services.scu import (
+    MAX_CONTEXTS,
+    AssociationFailed,
+    Scu,
+    _uid_name,
+    tls_args,
+)
 
 LOGGER = logging.getLogger(__name__)
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -50,6 +63,8 @@ class SendFile:
     sop_class: str
     sop_instance: str
     transfer_syntax: str
+    offset: int = 0
+    """Where the data set starts in the file."""
 
 
 def _walk(paths: Iterable[Path], recursive: bool) -> Iterator[Path]:
@@ -75,8 +90,6 @@ def collect(
     Returns:
         The files to send, and a status for each file skipped (with why).
     """
-    from pydicom.filereader import read_file_meta_info
-
     files: list[SendFile] = []
     skipped: list[FileSendStatus] = []
     seen: set[str] = set()
@@ -88,35 +101,40 @@ def collect(
         seen.add(key)
         try:
             stat = path.stat()
-            meta = read_file_meta_info(path)
-            sop_class = str(meta.MediaStorageSOPClassUID)
-            sop_instance = str(meta.MediaStorageSOPInstanceUID)
-            ts = str(meta.TransferSyntaxUID)
+            meta = read_meta(str(path))
         except FileNotFoundError:
             skipped.append(FileSendStatus(key, "failed", detail="no such file"))
             continue
-        except Exception as exc:  # not DICOM, damaged meta, missing UIDs
-            reason = "not a DICOM file with a file meta group"
+        except (OSError, ValueError, struct.error) as exc:
+            reason = str(exc) if isinstance(exc, ValueError) else "damaged file"
             if isinstance(exc, OSError):
                 reason = f"cannot read: {exc.strerror or exc}"
             # Named on the command line: a failure. Found in a folder: skipped.
             state = "failed" if key in named else "skipped"
             skipped.append(FileSendStatus(key, state, detail=reason))
             continue
-        if sop_class == "1.2.840.10008.1.3.10":  # Media Storage Directory
+        if meta.sop_class == "1.2.840.10008.1.3.10":  # Media Storage Directory
             skipped.append(
                 FileSendStatus(key, "failed", detail="a DICOMDIR is not sent")
             )
             continue
         files.append(
-            SendFile(key, stat.st_size, stat.st_mtime_ns, sop_class, sop_instance, ts)
+            SendFile(
+                key,
+                stat.st_size,
+                stat.st_mtime_ns,
+                meta.sop_class,
+                meta.sop_instance,
+                meta.transfer_syntax,
+                meta.offset,
+            )
         )
     return files, skipped
 
 
 def plan_contexts(
     files: Sequence[SendFile], preferred: Sequence[str] = ()
-) -> list[tuple[list[PresentationContext], list[SendFile]]]:
+) -> list[tuple[list[Proposal], list[SendFile]]]:
     """Presentation contexts for ``files``, in batches of at most 128.
 
     For each SOP class: one context per transfer syntax found in the files
@@ -127,20 +145,18 @@ def plan_contexts(
     Returns:
         (contexts, files) per association.
     """
-    from pynetdicom.presentation import build_context
-
     by_class: dict[str, list[SendFile]] = {}
     for item in files:
         by_class.setdefault(item.sop_class, []).append(item)
-    fallback = list(preferred) or list(UNCOMPRESSED)
-    batches: list[tuple[list[PresentationContext], list[SendFile]]] = []
-    contexts: list[PresentationContext] = []
+    fallback = tuple(preferred) or UNCOMPRESSED
+    batches: list[tuple[list[tuple[str, tuple[str, ...]]], list[SendFile]]] = []
+    contexts: list[tuple[str, tuple[str, ...]]] = []
     batch_files: list[SendFile] = []
     for sop_class, members in by_class.items():
         natives = list(dict.fromkeys(f.transfer_syntax for f in members))
-        own = [build_context(sop_class, ts) for ts in natives]
+        own: list[tuple[str, tuple[str, ...]]] = [(sop_class, (ts,)) for ts in natives]
         if not set(fallback) <= set(natives):
-            own.append(build_context(sop_class, fallback))
+            own.append((sop_class, fallback))
         own = own[:MAX_CONTEXTS]
         if contexts and len(contexts) + len(own) > MAX_CONTEXTS:
             batches.append((contexts, batch_files))
@@ -149,17 +165,30 @@ def plan_contexts(
         batch_files.extend(members)
     if contexts:
         batches.append((contexts, batch_files))
-    return batches
+    return [
+        (
+            [
+                Proposal(2 * i + 1, abstract, syntaxes)
+                for i, (abstract, syntaxes) in enumerate(batch)
+            ],
+            members,
+        )
+        for batch, members in batches
+    ]
 
 
-def _accepted(assoc: Association) -> dict[str, set[str]]:
-    out: dict[str, set[str]] = {}
-    for cx in assoc.accepted_contexts:
-        out.setdefault(str(cx.abstract_syntax), set()).add(str(cx.transfer_syntax[0]))
+def _accepted(contexts: Sequence[Negotiated]) -> dict[str, dict[str, int]]:
+    """SOP class -> accepted transfer syntax -> context id."""
+    out: dict[str, dict[str, int]] = {}
+    for cx in contexts:
+        if cx.result == 0:
+            out.setdefault(cx.abstract_syntax, {}).setdefault(
+                cx.transfer_syntax, cx.context_id
+            )
     return out
 
 
-def _decision(item: SendFile, accepted: dict[str, set[str]]) -> tuple[str, str]:
+def _decision(item: SendFile, accepted: dict[str, dict[str, int]]) -> tuple[str, str]:
     """("as-is" | "convert" | "refused", target transfer syntax or reason)."""
     syntaxes = accepted.get(item.sop_class)
     if not syntaxes:
@@ -175,14 +204,15 @@ def _decision(item: SendFile, accepted: dict[str, set[str]]) -> tuple[str, str]:
     return "refused", "no transfer syntax"  # pragma: no cover
 
 
-def _convert(path: str, source: str, target: str) -> Any:
-    """Read ``path`` and re-encode it in ``target`` (uncompressed only).
+def _convert(path: str, source: str, target: str) -> bytes:
+    """Read ``path`` and encode its data set in ``target`` (uncompressed only).
 
     Raises:
         SendError: pydicom cannot do it (say which and why).
     """
     from pydicom import dcmread
     from pydicom.uid import UID
+    from pynetdicom.dsutils import encode
 
     if target not in UNCOMPRESSED:
         raise SendError(
@@ -192,16 +222,16 @@ def _convert(path: str, source: str, target: str) -> Any:
     ds = dcmread(path)
     if UID(source).is_compressed:
         try:
-            ds.decompress()
+            ds.decompress(generate_instance_uid=False)
         except Exception as exc:
             raise SendError(
                 f"the node refuses {_uid_name(source)} and dcmtui cannot "
                 f"decompress it here ({exc})"
             ) from exc
-    target_uid = UID(target)
-    ds.file_meta.TransferSyntaxUID = target_uid
-    ds.set_original_encoding(target_uid.is_implicit_VR, True, ds.original_character_set)
-    return ds
+    data = encode(ds, UID(target).is_implicit_VR, True)
+    if data is None:
+        raise SendError(f"pydicom could not encode the file as {_uid_name(target)}")
+    return data
 
 
 class SendJournal:
@@ -270,6 +300,98 @@ class Sender:
         self.scu = scu
         self.journal_dir = journal_dir
 
+    # -- associations ------------------------------------------------------------
+
+    def _open(
+        self, node: Node, proposals: list[Proposal], what: str
+    ) -> tuple[FastAssociation, str]:
+        """Open a fast association; every outcome goes to the event bus.
+
+        Raises:
+            AssociationFailed: Not connected, rejected, aborted, or nothing
+                accepted (the cause says "no presentation context accepted").
+        """
+        from dcmtui.models import ContextResult
+
+        scu = self.scu
+        assoc_id = scu.events.new_id("out")
+        scu._emit(assoc_id, node, "requested", detail=what)
+        started = time.monotonic()
+        try:
+            assoc = FastAssociation.request(
+                node.host,
+                node.port,
+                calling=scu.calling_for(node),
+                called=node.ae_title,
+                proposals=proposals,
+                timeout=scu.timeout,
+                tls=(tls_args(node) or (None, ""))[0],
+            )
+        except ConnectFailed as exc:
+            failure = scu.connect_failure(node)
+            kind = "failed"
+            cause: BaseException = exc
+        except Rejected as exc:
+            failure = scu.reject_failure(node, exc.result, exc.source, exc.reason)
+            kind = "rejected"
+            cause = exc
+        except Aborted as exc:
+            if time.monotonic() - started >= scu.timeout - 0.05:
+                failure = AssociationFailed(
+                    node,
+                    "the node accepted the connection but did not answer the "
+                    f"association request within {scu.timeout:g} s",
+                    "Check that this port speaks DICOM (not TLS or HTTP), and "
+                    "that the node is not overloaded",
+                )
+            else:
+                failure = AssociationFailed(
+                    node,
+                    "the node aborted or closed the connection without answering "
+                    "the association request",
+                    "Check the node's log: it may refuse our AE title, address "
+                    "or TLS settings, or be overloaded",
+                )
+            kind = "failed"
+            cause = exc
+        except OSError as exc:  # TLS files unreadable, for one
+            failure = AssociationFailed(
+                node, f"cannot set up the connection: {exc}", "Check the TLS files"
+            )
+            kind = "failed"
+            cause = exc
+        else:
+            results = tuple(
+                ContextResult(
+                    cx.abstract_syntax,
+                    cx.transfer_syntax or "\\".join(cx.proposed),
+                    CONTEXT_RESULTS.get(cx.result, "rejected"),
+                )
+                for cx in assoc.contexts
+            )
+            if not any(cx.result == 0 for cx in assoc.contexts):
+                assoc.abort()
+                listed = "; ".join(
+                    f"{_uid_name(cx.abstract_syntax)} "
+                    f"({', '.join(_uid_name(t) for t in cx.proposed)})"
+                    for cx in assoc.contexts[:4]
+                ) + (" ..." if len(assoc.contexts) > 4 else "")
+                failure = AssociationFailed(
+                    node,
+                    "no presentation context accepted: the node supports none of "
+                    f"the SOP classes and transfer syntaxes proposed ({listed})",
+                    "Configure the node to accept this SOP class and transfer "
+                    "syntax, or convert the files to a transfer syntax it accepts",
+                )
+                scu._emit(
+                    assoc_id, node, "aborted", detail=failure.cause, contexts=results
+                )
+                raise failure
+            scu._emit(assoc_id, node, "accepted", contexts=results)
+            return assoc, assoc_id
+        scu._emit(assoc_id, node, kind, detail=f"{failure.cause}. {failure.fix}")
+        raise failure from cause
+
     # -- pre-flight --------------------------------------------------------------
 
     def check_sync(
@@ -280,8 +402,10 @@ class Sender:
         files, out = collect(paths, recursive)
         for contexts, members in plan_contexts(files, node.transfer_syntaxes):
             try:
-                with self.scu.associate(node, contexts, what="pre-flight") as (a, _):
-                    accepted = _accepted(a)
+                assoc, assoc_id = self._open(node, contexts, "pre-flight")
+                accepted = _accepted(assoc.contexts)
+                assoc.release()
+                self.scu._emit(assoc_id, node, "released")
             except AssociationFailed as exc:
                 if "no presentation context accepted" not in exc.cause:
                     raise
@@ -320,9 +444,6 @@ class Sender:
             AssociationFailed: The node could not be reached, or aborted.
             SendError: There was nothing to send.
         """
-        from pynetdicom import _config
-
-        _config.STORE_SEND_CHUNKED_DATASET = True
         stop = stop or threading.Event()
         files, skipped = collect(paths, recursive)
         if not files and not skipped:
@@ -367,15 +488,14 @@ class Sender:
     def _send_batch(
         self,
         node: Node,
-        contexts: list[PresentationContext],
+        contexts: list[Proposal],
         members: list[SendFile],
         run: _Run,
         log: Any,
         stop: threading.Event,
     ) -> Iterator[SendProgress]:
         try:
-            cm = self.scu.associate(node, contexts, what="C-STORE")
-            assoc, assoc_id = cm.__enter__()
+            assoc, assoc_id = self._open(node, contexts, "C-STORE")
         except AssociationFailed as exc:
             if "no presentation context accepted" not in exc.cause:
                 raise
@@ -383,53 +503,65 @@ class Sender:
                 _state, detail = _decision(item, {})
                 yield run.finish(FileSendStatus(item.path, "failed", detail=detail))
             return
-        ok = True
         try:
-            accepted = _accepted(assoc)
+            accepted = _accepted(assoc.contexts)
             for item in members:
                 if stop.is_set():
                     raise SendError("send cancelled")
-                status = self._send_one(node, assoc, assoc_id, item, accepted)
+                try:
+                    status = self._send_one(node, assoc, assoc_id, item, accepted)
+                except Aborted as exc:
+                    yield run.finish(
+                        FileSendStatus(item.path, "failed", detail=_NO_ANSWER)
+                    )
+                    raise self.scu.aborted(node, "the C-STORE") from exc
                 if status.state in ("sent", "converted", "warning"):
                     log.write(f"{item.path}\t{item.size}\t{item.mtime_ns}\n")
                     log.flush()
                 yield run.finish(status)
-                if status.detail == _NO_ANSWER or not assoc.is_established:
-                    raise self.scu.aborted(node, "the C-STORE")
         except BaseException as exc:
-            ok = False
-            if not cm.__exit__(type(exc), exc, exc.__traceback__):
-                raise
-        finally:
-            if ok:
-                cm.__exit__(None, None, None)
+            assoc.abort()
+            detail = exc.cause if isinstance(exc, AssociationFailed) else str(exc)
+            self.scu._emit(assoc_id, node, "aborted", detail=detail or "cancelled")
+            raise
+        assoc.release()
+        self.scu._emit(assoc_id, node, "released")
 
     def _send_one(
         self,
         node: Node,
-        assoc: Association,
+        assoc: FastAssociation,
         assoc_id: str,
         item: SendFile,
-        accepted: dict[str, set[str]],
+        accepted: dict[str, dict[str, int]],
     ) -> FileSendStatus:
         state, target = _decision(item, accepted)
         if state == "refused":
             return FileSendStatus(item.path, "failed", detail=target)
-        dataset: Any = item.path
-        if state == "convert":
-            try:
-                dataset = _convert(item.path, item.transfer_syntax, target)
-            except SendError as exc:
-                return FileSendStatus(item.path, "failed", detail=str(exc))
-            except Exception as exc:
-                return FileSendStatus(
-                    item.path, "failed", detail=f"cannot read the file: {exc}"
-                )
+        context_id = accepted[item.sop_class][target]
         try:
-            rsp = assoc.send_c_store(dataset)
-        except (ValueError, AttributeError) as exc:
-            return FileSendStatus(item.path, "failed", detail=str(exc))
-        code = int(rsp.Status) if "Status" in rsp else None
+            if state == "convert":
+                try:
+                    data = _convert(item.path, item.transfer_syntax, target)
+                except SendError as exc:
+                    return FileSendStatus(item.path, "failed", detail=str(exc))
+                except Exception as exc:
+                    return FileSendStatus(
+                        item.path, "failed", detail=f"cannot read the file: {exc}"
+                    )
+                code, comment = assoc.store(
+                    context_id, item.sop_class, item.sop_instance, data=data
+                )
+            else:
+                code, comment = assoc.store(
+                    context_id,
+                    item.sop_class,
+                    item.sop_instance,
+                    path=item.path,
+                    offset=item.offset,
+                )
+        except OSError as exc:
+            raise Aborted(f"cannot read {item.path}: {exc}") from exc
         self.scu._emit(
             assoc_id, node, "c-store", status=code, nbytes=item.size, detail=item.path
         )
@@ -445,7 +577,6 @@ class Sender:
                     nbytes=item.size,
                 )
             return FileSendStatus(item.path, "sent", status=0, nbytes=item.size)
-        comment = str(rsp.get("ErrorComment", "") or "")
         if code in _WARNINGS:
             return FileSendStatus(
                 item.path, "warning", status=code, detail=comment, nbytes=item.size

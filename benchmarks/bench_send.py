@@ -1,0 +1,224 @@
+"""Send benchmark: ``dcmtui send`` against DCMTK's ``storescu``, side by side.
+
+Both send the same files to one DCMTK ``storescp`` (``--ignore``: it receives
+every byte and answers, but writes nothing, so the disk does not blur the
+senders' figures; ``-pdu 131072``, DCMTK's largest, for both). DCMTK runs
+with ``TCP_NODELAY=1``; dcmtui sets TCP_NODELAY itself. Each candidate runs as
+a whole process, alternated, ``--reps`` times; medians.
+
+Two corpora: 2,000 small CT files (``make_corpus.py``), and one ~400 MB
+multi-frame file. Usage::
+
+    python benchmarks/bench_send.py [--files 2000] [--mb 400] [--reps 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+
+def _dcmtk(program: str) -> str:
+    for folder in ("/usr/bin", "/usr/local/bin"):
+        if (Path(folder) / program).is_file():
+            return str(Path(folder) / program)
+    found = shutil.which(program)
+    if not found:
+        sys.exit(f"{program} not found (apt-get install dcmtk)")
+    return found
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _big_file(path: Path, megabytes: int) -> Path:
+    """A multi-frame Secondary Capture of ``megabytes`` of 16-bit pixels."""
+    if path.exists():
+        return path
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    frame = 512 * 512 * 2
+    frames = max(1, megabytes * 1_000_000 // frame)
+    ds = Dataset()
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7.3"  # Multi-frame Grayscale Word SC
+    ds.SOPInstanceUID = generate_uid()
+    ds.StudyInstanceUID = generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.PatientName = "BENCH^BIG"
+    ds.PatientID = "BIG"
+    ds.Modality = "OT"
+    ds.Rows = ds.Columns = 512
+    ds.NumberOfFrames = frames
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated = ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.PixelData = os.urandom(1 << 20) * (frame * frames >> 20) + bytes(
+        frame * frames - ((frame * frames >> 20) << 20)
+    )
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = ds.SOPClassUID
+    meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.file_meta = meta
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    ds.save_as(tmp, enforce_file_format=True)
+    tmp.rename(path)
+    return path
+
+
+def _small_files(folder: Path, count: int) -> Path:
+    done = folder.with_suffix(".done")
+    if not done.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(HERE / "make_corpus.py"),
+                str(folder),
+                "--files",
+                str(count),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        done.touch()
+    return folder
+
+
+def _size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def _count(path: Path) -> int:
+    return 1 if path.is_file() else sum(1 for p in path.rglob("*") if p.is_file())
+
+
+def _timed(argv: list[str], env: dict[str, str]) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True)
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        sys.exit(f"{argv[0]} failed ({proc.returncode}): {proc.stderr[-800:]}")
+    return elapsed
+
+
+def bench(target: Path, port: int, reps: int, home: Path) -> dict[str, float]:
+    """Median seconds of storescu and dcmtui send for ``target``."""
+    env = {**os.environ, "TCP_NODELAY": "1"}
+    dcmtui_env = {
+        **env,
+        "DCMTUI_CONFIG_DIR": str(home / "c"),
+        "DCMTUI_DATA_DIR": str(home / "d"),
+        "DCMTUI_LOG_DIR": str(home / "l"),
+    }
+    storescu = [_dcmtk("storescu"), "-aec", "STORESCP", "-pdu", "131072"]
+    if target.is_dir():
+        storescu += ["+sd", "+r"]
+    storescu += ["127.0.0.1", str(port), str(target)]
+    dcmtui = [
+        sys.executable,
+        "-m",
+        "dcmtui",
+        "send",
+        f"STORESCP@127.0.0.1:{port}",
+        str(target),
+        "-r",
+        "-q",
+        "--no-resume",
+    ]
+    times: dict[str, list[float]] = {"storescu": [], "dcmtui": []}
+    _timed(storescu, env)  # warm the page cache
+    for _ in range(reps):
+        times["storescu"].append(_timed(storescu, env))
+        times["dcmtui"].append(_timed(dcmtui, dcmtui_env))
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=2000)
+    parser.add_argument("--mb", type=int, default=400)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", type=Path, default=None, help="cache folder")
+    args = parser.parse_args(argv)
+    cache = args.keep or Path(tempfile.gettempdir()) / "dcmtui-bench"
+    cache.mkdir(parents=True, exist_ok=True)
+    corpora = [
+        ("small", _small_files(cache / f"send-files-{args.files}", args.files)),
+        ("big", _big_file(cache / f"send-big-{args.mb}.dcm", args.mb)),
+    ]
+    port = _free_port()
+    received = Path(tempfile.mkdtemp(prefix="bench-send-"))
+    scp = subprocess.Popen(
+        [
+            _dcmtk("storescp"),
+            "-aet",
+            "STORESCP",
+            "--ignore",
+            "-pdu",
+            "131072",
+            "-od",
+            str(received),
+            str(port),
+        ],
+        env={**os.environ, "TCP_NODELAY": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    results = []
+    try:
+        time.sleep(0.5)
+        for name, target in corpora:
+            files, size = _count(target), _size(target)
+            medians = bench(target, port, args.reps, received)
+            row = {"corpus": name, "files": files, "mb": size / 1e6}
+            for who, seconds in medians.items():
+                row[f"{who}_s"] = seconds
+                row[f"{who}_files_s"] = files / seconds
+                row[f"{who}_mb_s"] = size / 1e6 / seconds
+            row["ratio"] = medians["storescu"] / medians["dcmtui"]
+            results.append(row)
+    finally:
+        os.killpg(scp.pid, signal.SIGTERM)
+        scp.wait(5)
+        shutil.rmtree(received, ignore_errors=True)
+    if args.json:
+        print(json.dumps(results))
+    else:
+        for r in results:
+            print(
+                f"{r['corpus']:<6} {r['files']:>5} files {r['mb']:8.1f} MB | "
+                f"storescu {r['storescu_s']:6.2f} s ({r['storescu_files_s']:7.1f} "
+                f"files/s, {r['storescu_mb_s']:6.1f} MB/s) | dcmtui "
+                f"{r['dcmtui_s']:6.2f} s ({r['dcmtui_files_s']:7.1f} files/s, "
+                f"{r['dcmtui_mb_s']:6.1f} MB/s) | dcmtui/storescu speed "
+                f"{r['ratio']:.2f}x"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,474 @@
+"""A small, fast C-STORE requester: the DICOM upper layer and the C-STORE
+command set encoded by hand, data sets streamed from the files as they are.
+
+pynetdicom's general machinery costs several milliseconds a message (and,
+with TCP_NODELAY on both sides, it can lose a C-STORE response under load and
+wait for its DIMSE timeout). Sending is a narrow job: one association, a
+command of seven elements, the data set bytes, one response to read. This
+module does only that, with large PDUs and TCP_NODELAY, and nothing is
+decoded but the response's status.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import ssl
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+IMPLEMENTATION_UID = "1.2.826.0.1.3680043.10.1453.1"
+IMPLEMENTATION_VERSION = "DCMTUI"
+APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
+OUR_MAX_PDU = 1_048_576
+_CHUNK = 4 * 1_048_576
+
+# Presentation context results (PS3.8 9.3.3.2).
+CONTEXT_RESULTS = {
+    0: "accepted",
+    1: "rejected: user rejection",
+    2: "rejected: no reason",
+    3: "rejected: SOP class not supported",
+    4: "rejected: transfer syntaxes not supported",
+}
+
+
+class UpperLayerError(Exception):
+    """The association could not be set up or was lost."""
+
+
+class ConnectFailed(UpperLayerError):
+    """The TCP (or TLS) connection could not be made."""
+
+
+@dataclass
+class Rejected(UpperLayerError):
+    """A-ASSOCIATE-RJ: result (1 permanent, 2 transient), source, reason."""
+
+    result: int
+    source: int
+    reason: int
+
+
+class Aborted(UpperLayerError):
+    """A-ABORT received, the connection closed, or the peer did not answer."""
+
+
+@dataclass
+class Proposal:
+    """One presentation context we propose."""
+
+    context_id: int
+    abstract_syntax: str
+    transfer_syntaxes: tuple[str, ...]
+
+
+@dataclass
+class Negotiated:
+    """One presentation context as the peer answered it."""
+
+    context_id: int
+    abstract_syntax: str
+    result: int
+    transfer_syntax: str
+    """The accepted transfer syntax (empty when rejected)."""
+    proposed: tuple[str, ...] = ()
+
+
+def _uid(value: str) -> bytes:
+    data = value.encode("ascii")
+    return data + b"\0" if len(data) % 2 else data
+
+
+def _item(kind: int, body: bytes) -> bytes:
+    return struct.pack(">BBH", kind, 0, len(body)) + body
+
+
+def _ae(title: str) -> bytes:
+    return title.encode("ascii", "replace")[:16].ljust(16, b" ")
+
+
+def associate_rq(
+    calling: str, called: str, proposals: Sequence[Proposal], max_pdu: int
+) -> bytes:
+    """Encode an A-ASSOCIATE-RQ PDU."""
+    body = bytearray(struct.pack(">HH", 1, 0) + _ae(called) + _ae(calling) + bytes(32))
+    body += _item(0x10, APPLICATION_CONTEXT.encode())
+    for p in proposals:
+        sub = _item(0x30, p.abstract_syntax.encode())
+        for ts in p.transfer_syntaxes:
+            sub += _item(0x40, ts.encode())
+        body += _item(0x20, struct.pack(">BBBB", p.context_id, 0, 0, 0) + sub)
+    user = (
+        _item(0x51, struct.pack(">I", max_pdu))
+        + _item(0x52, IMPLEMENTATION_UID.encode())
+        + _item(0x55, IMPLEMENTATION_VERSION.encode())
+    )
+    body += _item(0x50, user)
+    return struct.pack(">BBI", 0x01, 0, len(body)) + bytes(body)
+
+
+def _element(group_elem: int, value: bytes) -> bytes:
+    return struct.pack("<HHI", 0, group_elem, len(value)) + value
+
+
+def store_command(sop_class: str, sop_instance: str, message_id: int) -> bytes:
+    """The C-STORE-RQ command set, implicit VR little endian."""
+    elements = (
+        _element(0x0002, _uid(sop_class))
+        + _element(0x0100, struct.pack("<H", 0x0001))
+        + _element(0x0110, struct.pack("<H", message_id & 0xFFFF))
+        + _element(0x0700, struct.pack("<H", 0))
+        + _element(0x0800, struct.pack("<H", 0x0000))
+        + _element(0x1000, _uid(sop_instance))
+    )
+    return _element(0x0000, struct.pack("<I", len(elements))) + elements
+
+
+def parse_command(data: bytes) -> dict[int, bytes]:
+    """(0000,eeee) element number to raw value, of an implicit VR command set."""
+    out: dict[int, bytes] = {}
+    pos = 0
+    while pos + 8 <= len(data):
+        group, elem, length = struct.unpack_from("<HHI", data, pos)
+        pos += 8
+        if group == 0:
+            out[elem] = data[pos : pos + length]
+        pos += length
+    return out
+
+
+@dataclass
+class FastAssociation:
+    """An established association for sending C-STOREs."""
+
+    sock: socket.socket
+    peer_max_pdu: int
+    contexts: list[Negotiated]
+    _message_id: int = 0
+    _buffer: bytearray = field(default_factory=bytearray)
+
+    # -- setting up ----------------------------------------------------------
+
+    @classmethod
+    def request(
+        cls,
+        host: str,
+        port: int,
+        *,
+        calling: str,
+        called: str,
+        proposals: Sequence[Proposal],
+        timeout: float,
+        tls: ssl.SSLContext | None = None,
+        max_pdu: int = OUR_MAX_PDU,
+    ) -> FastAssociation:
+        """Connect and negotiate.
+
+        Raises:
+            ConnectFailed: No TCP/TLS connection (the OSError is the cause).
+            Rejected: The peer rejected the association.
+            Aborted: The peer aborted, closed, or did not answer in time.
+        """
+        try:
+            sock = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise ConnectFailed(str(exc)) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if tls is not None:
+            try:
+                sock = tls.wrap_socket(sock, server_hostname=None)
+            except (OSError, ssl.SSLError) as exc:
+                sock.close()
+                raise ConnectFailed(f"TLS handshake failed: {exc}") from exc
+        assoc = cls(sock, 0, [])
+        try:
+            sock.sendall(associate_rq(calling, called, proposals, max_pdu))
+            kind, body = assoc._read_pdu()
+        except BaseException:
+            sock.close()
+            raise
+        if kind == 0x03:
+            sock.close()
+            raise Rejected(body[1], body[2], body[3])
+        if kind != 0x02:
+            sock.close()
+            raise Aborted("the peer aborted the association request")
+        assoc._parse_ac(body, {p.context_id: p for p in proposals})
+        sock.settimeout(None if timeout <= 0 else max(timeout, 60.0))
+        return assoc
+
+    def _parse_ac(self, body: bytes, proposals: dict[int, Proposal]) -> None:
+        pos = 68
+        while pos + 4 <= len(body):
+            kind, _, length = struct.unpack_from(">BBH", body, pos)
+            value = body[pos + 4 : pos + 4 + length]
+            pos += 4 + length
+            if kind == 0x21:
+                cid, result = value[0], value[2]
+                ts = ""
+                if len(value) > 8 and value[4] == 0x40:
+                    (ts_len,) = struct.unpack_from(">H", value, 6)
+                    ts = value[8 : 8 + ts_len].rstrip(b"\0 ").decode("ascii", "replace")
+                proposal = proposals.get(cid)
+                self.contexts.append(
+                    Negotiated(
+                        cid,
+                        proposal.abstract_syntax if proposal else "",
+                        result,
+                        ts if result == 0 else "",
+                        proposal.transfer_syntaxes if proposal else (),
+                    )
+                )
+            elif kind == 0x50:
+                sub = 0
+                while sub + 4 <= len(value):
+                    skind, _, slen = struct.unpack_from(">BBH", value, sub)
+                    if skind == 0x51 and slen == 4:
+                        (self.peer_max_pdu,) = struct.unpack_from(">I", value, sub + 4)
+                    sub += 4 + slen
+
+    # -- reading -------------------------------------------------------------
+
+    def _recv_exact(self, count: int) -> bytes:
+        while len(self._buffer) < count:
+            try:
+                chunk = self.sock.recv(max(65536, count - len(self._buffer)))
+            except TimeoutError as exc:
+                raise Aborted("the peer did not answer in time") from exc
+            except OSError as exc:
+                raise Aborted(f"the connection was lost: {exc}") from exc
+            if not chunk:
+                raise Aborted("the peer closed the connection")
+            self._buffer += chunk
+        data = bytes(self._buffer[:count])
+        del self._buffer[:count]
+        return data
+
+    def _read_pdu(self) -> tuple[int, bytes]:
+        header = self._recv_exact(6)
+        kind, _, length = struct.unpack(">BBI", header)
+        body = self._recv_exact(length)
+        if kind == 0x07:
+            raise Aborted("the peer aborted the association (A-ABORT)")
+        return kind, body
+
+    def _read_command(self) -> dict[int, bytes]:
+        """Read P-DATA until a whole command set has arrived."""
+        command = bytearray()
+        while True:
+            kind, body = self._read_pdu()
+            if kind != 0x04:
+                raise Aborted(f"unexpected PDU type {kind:#04x} instead of a response")
+            pos = 0
+            while pos + 6 <= len(body):
+                (length,) = struct.unpack_from(">I", body, pos)
+                header = body[pos + 5]
+                value = body[pos + 6 : pos + 4 + length]
+                pos += 4 + length
+                if header & 0x01:
+                    command += value
+                    if header & 0x02:
+                        return parse_command(bytes(command))
+
+    # -- sending -------------------------------------------------------------
+
+    def _max_value(self) -> int:
+        peer = self.peer_max_pdu or OUR_MAX_PDU
+        return max(peer - 6, 1024)
+
+    def _send_pdv(self, context_id: int, header: int, data: bytes | memoryview) -> None:
+        head = struct.pack(
+            ">BBIIBB", 0x04, 0, len(data) + 6, len(data) + 2, context_id, header
+        )
+        if len(data) < 65536:
+            self.sock.sendall(head + bytes(data))
+        else:
+            self.sock.sendall(head)
+            self.sock.sendall(data)
+
+    def _send_dataset_file(self, context_id: int, handle: BinaryIO, size: int) -> None:
+        limit = self._max_value()
+        if size == 0:
+            self._send_pdv(context_id, 0x02, b"")
+            return
+        remaining = size
+        while remaining > 0:
+            block = handle.read(min(_CHUNK, remaining))
+            if not block:
+                raise OSError("the file is shorter than it was")
+            view = memoryview(block)
+            for start in range(0, len(view), limit):
+                part = view[start : start + limit]
+                last = remaining - start - len(part) <= 0
+                self._send_pdv(context_id, 0x02 if last else 0x00, part)
+            remaining -= len(block)
+
+    def store(
+        self,
+        context_id: int,
+        sop_class: str,
+        sop_instance: str,
+        *,
+        path: str | None = None,
+        offset: int = 0,
+        data: bytes | None = None,
+    ) -> tuple[int | None, str]:
+        """Send one C-STORE; return (status, error comment).
+
+        The data set is ``data``, or the bytes of ``path`` from ``offset``
+        to its end (the file's own encoding, sent as it is).
+
+        Raises:
+            Aborted: The association was lost.
+            OSError: The file could not be read (the association is aborted).
+        """
+        self._message_id = (self._message_id % 0xFFFF) + 1
+        command = store_command(sop_class, sop_instance, self._message_id)
+        if path is not None:
+            with open(path, "rb") as handle:
+                size = os.fstat(handle.fileno()).st_size - offset
+                handle.seek(offset)
+                if size + len(command) + 12 <= self._max_value() and size < 262144:
+                    # small: command and data set in one P-DATA-TF, one write
+                    body = handle.read(size)
+                    self.sock.sendall(
+                        struct.pack(">BBI", 0x04, 0, len(command) + len(body) + 12)
+                        + struct.pack(">IBB", len(command) + 2, context_id, 0x03)
+                        + command
+                        + struct.pack(">IBB", len(body) + 2, context_id, 0x02)
+                        + body
+                    )
+                else:
+                    self._send_pdv(context_id, 0x03, command)
+                    try:
+                        self._send_dataset_file(context_id, handle, size)
+                    except OSError:
+                        self.abort()
+                        raise
+        else:
+            assert data is not None
+            self._send_pdv(context_id, 0x03, command)
+            limit = self._max_value()
+            view = memoryview(data)
+            if not len(view):
+                self._send_pdv(context_id, 0x02, b"")
+            for start in range(0, len(view), limit):
+                part = view[start : start + limit]
+                self._send_pdv(
+                    context_id, 0x02 if start + limit >= len(view) else 0x00, part
+                )
+        response = self._read_command()
+        status_raw = response.get(0x0900)
+        status = struct.unpack("<H", status_raw[:2])[0] if status_raw else None
+        comment = response.get(0x0902, b"").rstrip(b"\0 ").decode("latin-1")
+        return status, comment
+
+    # -- ending --------------------------------------------------------------
+
+    def release(self) -> None:
+        """A-RELEASE-RQ, wait for the RP (briefly), close."""
+        try:
+            self.sock.sendall(struct.pack(">BBIi", 0x05, 0, 4, 0))
+            self.sock.settimeout(10)
+            while True:
+                kind, _ = self._read_pdu()
+                if kind == 0x06:
+                    break
+        except (UpperLayerError, OSError):
+            pass
+        finally:
+            self.close()
+
+    def abort(self) -> None:
+        """A-ABORT and close."""
+        with contextlib.suppress(OSError):
+            self.sock.sendall(struct.pack(">BBIBBBB", 0x07, 0, 4, 0, 0, 0, 0))
+        self.close()
+
+    def close(self) -> None:
+        """Close the socket."""
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+_LONG_VRS = {
+    b"OB",
+    b"OW",
+    b"OF",
+    b"SQ",
+    b"UT",
+    b"UN",
+    b"UC",
+    b"UR",
+    b"OD",
+    b"OL",
+    b"OV",
+}
+
+
+@dataclass(frozen=True)
+class FileMeta:
+    """What a sender needs from a file's meta group."""
+
+    sop_class: str
+    sop_instance: str
+    transfer_syntax: str
+    offset: int
+    """Where the data set starts."""
+
+
+def read_meta(path: str) -> FileMeta:
+    """Read the file meta group (explicit VR little endian) of a Part 10 file.
+
+    Raises:
+        ValueError: No ``DICM`` preamble, a damaged meta group, or one of the
+            three UIDs missing.
+    """
+    with open(path, "rb") as handle:
+        head = handle.read(132 + 8)
+        if len(head) < 140 or head[128:132] != b"DICM":
+            raise ValueError("not a DICOM file with a file meta group")
+        data = head[132:]
+        values: dict[int, bytes] = {}
+        pos = 0
+        limit = 64 * 1024
+        while True:
+            if len(data) < pos + 8:
+                more = handle.read(max(4096, pos + 8 - len(data)))
+                if not more:
+                    break
+                data += more
+            group, elem = struct.unpack_from("<HH", data, pos)
+            if group != 2:
+                break
+            vr = data[pos + 4 : pos + 6]
+            if vr in _LONG_VRS:
+                if len(data) < pos + 12:
+                    data += handle.read(4096)
+                (length,) = struct.unpack_from("<I", data, pos + 8)
+                start = pos + 12
+            else:
+                (length,) = struct.unpack_from("<H", data, pos + 6)
+                start = pos + 8
+            end = start + length
+            if end > limit:
+                raise ValueError("damaged file meta group")
+            while len(data) < end:
+                more = handle.read(end - len(data))
+                if not more:
+                    raise ValueError("truncated file meta group")
+                data += more
+            values[elem] = data[start:end]
+            pos = end
+
+    def text(elem: int) -> str:
+        return values.get(elem, b"").rstrip(b"\0 ").decode("ascii", "replace")
+
+    meta = FileMeta(text(0x0002), text(0x0003), text(0x0010), 132 + pos)
+    if not (meta.sop_class and meta.sop_instance and meta.transfer_syntax):
+        raise ValueError("the file meta group lacks a SOP class, instance or syntax")
+    return meta
