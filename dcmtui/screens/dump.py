@@ -222,6 +222,9 @@ class DumpScreen(Screen[None]):
         if why := doc.readonly_reason:
             self._show_banner(why.capitalize())
         self._refresh_view(0)
+        # Prepare find in the background, once the first rows are on screen.
+        if self.view is not None:
+            await asyncio.to_thread(self.view.search_index)
 
     def _refresh_view(self, cursor: int | None = None) -> None:
         from dcmtui.services.dataset_view import DatasetView

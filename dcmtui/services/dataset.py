@@ -26,6 +26,7 @@ import struct
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dcmtui.services.errors import FileReadError
 
@@ -150,6 +151,8 @@ class Parsed:
     """Bytes after the data set that are not elements (padding, junk)."""
     notes: list[str] = field(default_factory=list)
     """Things worth knowing that are not damage (e.g. no preamble)."""
+    cache: dict[object, Any] = field(default_factory=dict)
+    """Encodings per item (id) and the search index, filled as they are needed."""
 
     def close(self) -> None:
         """Unmap the file, if it was mapped."""
@@ -165,7 +168,7 @@ class Parsed:
 
 def _vr_for(tag: int, parent_elems: list[Elem] | None) -> str:
     """The dictionary VR of ``tag`` for implicit VR files ("UN" if unknown)."""
-    from pydicom.datadict import dictionary_VR, private_dictionary_VR
+    from dcmtui.services.dictionary import entry, private_entry
 
     group, elem = tag >> 16, tag & 0xFFFF
     if elem == 0:
@@ -174,17 +177,10 @@ def _vr_for(tag: int, parent_elems: list[Elem] | None) -> str:
         if 0x10 <= elem <= 0xFF:
             return "LO"
         creator = private_creator(tag, parent_elems or [], None)
-        if creator:
-            try:
-                vr = private_dictionary_VR(tag, creator)
-            except KeyError:
-                return "UN"
-            return _resolve(vr)
-        return "UN"
-    try:
-        return _resolve(dictionary_VR(tag))
-    except KeyError:
-        return "UN"
+        found = private_entry(tag, creator) if creator else None
+        return _resolve(found[0]) if found else "UN"
+    public = entry(tag)
+    return _resolve(public[0]) if public else "UN"
 
 
 def _resolve(vr: str) -> str:

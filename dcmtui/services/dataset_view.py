@@ -11,6 +11,7 @@ A row's value is decoded when the row is first drawn, then cached, so a file of
 
 from __future__ import annotations
 
+import contextlib
 import mmap
 import struct
 import warnings
@@ -111,16 +112,16 @@ class TagRow:
 @lru_cache(maxsize=8192)
 def public_name(tag: int) -> tuple[str, str, str]:
     """Keyword, name and dictionary VM of a public tag ("" when unknown)."""
-    from pydicom.datadict import dictionary_description, dictionary_VM, keyword_for_tag
+    from dcmtui.services.dictionary import entry
 
     if tag & 0xFFFF == 0:
         if tag == 0x00020000:
             return "FileMetaInformationGroupLength", "File Meta Group Length", "1"
         return "GroupLength", "Group Length", "1"
-    try:
-        return keyword_for_tag(tag), dictionary_description(tag), dictionary_VM(tag)
-    except KeyError:
+    found = entry(tag)
+    if found is None:
         return "", "", ""
+    return found[4], found[2], found[1]
 
 
 @lru_cache(maxsize=8192)
@@ -130,12 +131,10 @@ def private_name(tag: int, creator: str) -> str:
         return "PrivateCreator"
     if not creator:
         return ""
-    from pydicom.datadict import get_private_entry
+    from dcmtui.services.dictionary import private_entry
 
-    try:
-        return get_private_entry(tag, creator)[2]
-    except KeyError:
-        return ""
+    found = private_entry(tag, creator)
+    return found[2] if found else ""
 
 
 def element_name(
@@ -162,29 +161,51 @@ def siblings_of(parsed: Parsed, elem: Elem) -> list[Elem]:
     return parsed.meta if elem.tag >> 16 == 2 and elem in parsed.meta else parsed.data
 
 
-def encodings_for(parsed: Parsed, elem: Elem) -> list[str]:
-    """Python encodings for ``elem``: its data set's (0008,0005), or its parents'."""
+_SIMPLE_CHARSETS = {
+    "": "iso8859",
+    "ISO_IR 6": "iso8859",
+    "ISO_IR 100": "latin_1",
+    "ISO_IR 192": "UTF8",
+}
+
+
+def _convert(terms: list[str]) -> list[str]:
+    if len(terms) == 1 and terms[0] in _SIMPLE_CHARSETS:
+        return [_SIMPLE_CHARSETS[terms[0]]]
     from pydicom.charset import convert_encodings
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return convert_encodings([t or "ISO_IR 6" for t in terms])
+
+
+def encodings_for(parsed: Parsed, elem: Elem) -> list[str]:
+    """Python encodings for ``elem``: its data set's (0008,0005), or its parents'."""
     level: Item | None = elem.parent
+    key = id(level)
+    if (hit := parsed.cache.get(key)) is not None:
+        return hit
     elems = level.elems if level is not None else parsed.data
+    result = ["iso8859"]
     while True:
+        found = False
         for e in elems:
             if e.tag == 0x00080005:
                 raw = bytes(parsed.data_buf[e.vstart : e.end]).decode("latin-1")
                 terms = [t.strip(" \x00") for t in raw.split("\\")]
                 if terms and not terms[0] and len(terms) > 1:
                     terms[0] = "ISO_IR 6"
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore")
-                    return convert_encodings([t or "ISO_IR 6" for t in terms])
+                result = _convert(terms)
+                found = True
+                break
             if e.tag > 0x00080005:
                 break
-        if level is None:
-            return ["iso8859"]
-        holder = level.parent.parent
-        level = holder
+        if found or level is None:
+            break
+        level = level.parent.parent
         elems = level.elems if level is not None else parsed.data
+    parsed.cache[key] = result
+    return result
 
 
 def buffer_of(parsed: Parsed, elem: Elem) -> bytes | mmap.mmap:
@@ -234,17 +255,21 @@ def decode(
     little = parsed.little or is_meta(parsed, elem)
     if vr in TEXT_VRS:
         if vr in CHARSET_VRS:
-            from pydicom.charset import decode_bytes
+            encodings = encodings_for(parsed, elem)
+            if len(encodings) == 1 and 0x1B not in raw:
+                text = raw.decode(encodings[0], errors="replace")
+            else:
+                from pydicom.charset import decode_bytes
 
-            delims = {0x5C, 0x3D, 0x5E} if vr == "PN" else {0x5C}
-            if vr in SINGLE_VALUE_VRS:
-                delims = {0x0D, 0x0A, 0x09, 0x0C}
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                try:
-                    text = decode_bytes(raw, encodings_for(parsed, elem), delims)
-                except Exception:  # a value the charset cannot decode
-                    text = raw.decode("latin-1")
+                delims = {0x5C, 0x3D, 0x5E} if vr == "PN" else {0x5C}
+                if vr in SINGLE_VALUE_VRS:
+                    delims = {0x0D, 0x0A, 0x09, 0x0C}
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    try:
+                        text = decode_bytes(raw, encodings, delims)
+                    except Exception:  # a value the charset cannot decode
+                        text = raw.decode("latin-1")
         else:
             text = raw.decode("latin-1")
         text = text.rstrip(" \x00") if vr != "UT" else text.rstrip(" ")
@@ -338,9 +363,9 @@ def pixel_summary(parsed: Parsed, elem: Elem) -> str:
     shape = f"{rows} x {cols} x {frames} frame{'s' * (frames != 1)}"
     extra = f", {samples} samples" if samples != 1 else ""
     if elem.frags is not None:
-        from pydicom.uid import UID
+        from dcmtui.services.dictionary import uid_name
 
-        name = UID(parsed.transfer_syntax).name
+        name = uid_name(parsed.transfer_syntax)
         size = sum(f.length for f in elem.frags)
         return (
             f"{shape}, {bits} bits{extra}, compressed ({name}), "
@@ -525,34 +550,61 @@ class DatasetView:
 
     # -- find ------------------------------------------------------------
 
+    def search_index(self) -> list[tuple[Elem, str]]:
+        """Every element with its name and value folded for text search.
+
+        Built once per file version (a few hundred ms for 20,000 elements);
+        the screen builds it in a thread right after loading, so that each
+        find is a scan of prepared strings.
+        """
+        cached: list[tuple[Elem, str]] | None = self.parsed.cache.get("search")
+        if cached is not None:
+            return cached
+        from dcmtui.services.dataset import walk
+
+        parsed = self.parsed
+        out: list[tuple[Elem, str]] = []
+        for _, n in walk(parsed.meta + parsed.data):
+            if isinstance(n, Item):
+                continue
+            name, creator = element_name(
+                n, siblings_of(parsed, n), buffer_of(parsed, n)
+            )
+            text = name + "\x00" + creator
+            if n.items is None and n.frags is None and n.vr not in BINARY_VRS:
+                with contextlib.suppress(Exception):
+                    text += "\x00" + "\\".join(decode(parsed, n, 4096)[0])
+            out.append((n, text.casefold()))
+        parsed.cache["search"] = out
+        return out
+
     def find(self, query: str, start: int, backward: bool = False) -> int | None:
         """The next row (after ``start``) that matches ``query``, wrapping round.
 
-        A query like ``(0010,0010)``, ``0010,0010`` or ``00100010`` matches the
-        tag; a keyword such as ``PatientName`` matches the element; anything
-        else matches text in names and values (case-insensitive). Collapsed
-        sequences are searched too, and expanded to show the match.
+        A query like ``(0010,0010)`` or ``0010,0010`` matches the tag; a keyword
+        such as ``PatientName`` matches the element; anything else matches text
+        in names and values (case-insensitive). Collapsed sequences are searched
+        too, and expanded to show the match.
         """
-        from dcmtui.services.dataset import walk
-
         tag = parse_tag(query)
         needle = query.casefold()
-        everything = walk(
-            (self.parsed.meta if self.show_meta else []) + self.parsed.data
-        )
-        shown = [n for _, n in everything if self._is_shown(n)]
-        if not shown:
+        index = self.search_index()
+        if not index:
             return None
         current = self.node(start) if 0 <= start < len(self.nodes) else None
-        try:
-            pos = next(i for i, n in enumerate(shown) if n is current)
-        except StopIteration:
-            pos = -1
-        count = len(shown)
+        if isinstance(current, Item):
+            current = current.elems[0] if current.elems else current.parent
+        pos = -1
+        for i, (n, _) in enumerate(index):
+            if n is current:
+                pos = i
+                break
+        count = len(index)
         for step in range(1, count + 1):
             i = (pos - step) % count if backward else (pos + step) % count
-            n = shown[i]
-            if self._matches(n, tag, needle):
+            n, text = index[i]
+            hit = n.tag == tag if tag is not None else needle in text
+            if hit and self._is_shown(n):
                 self.reveal(n)
                 return self.index_of(n)
         return None
@@ -564,23 +616,9 @@ class DatasetView:
             return False
         if not self.show_group_lengths and n.tag & 0xFFFF == 0:
             return False
+        if not self.show_meta and n.parent is None and is_meta(self.parsed, n):
+            return False
         return n.parent is None or self._is_shown(n.parent.parent)
-
-    def _matches(self, n: Elem | Item, tag: int | None, needle: str) -> bool:
-        if isinstance(n, Item):
-            return False
-        if tag is not None:
-            return n.tag == tag
-        parsed = self.parsed
-        name, _ = element_name(n, siblings_of(parsed, n), buffer_of(parsed, n))
-        if needle in name.casefold():
-            return True
-        if n.items is not None or n.frags is not None or n.vr in BINARY_VRS:
-            return False
-        try:
-            return needle in "\\".join(decode(parsed, n, 4096)[0]).casefold()
-        except Exception:
-            return False
 
 
 def parse_tag(text: str) -> int | None:
@@ -590,7 +628,7 @@ def parse_tag(text: str) -> int | None:
     m = re.fullmatch(r"\s*\(?\s*([0-9A-Fa-f]{4})\s*,\s*([0-9A-Fa-f]{4})\s*\)?\s*", text)
     if m:
         return int(m[1] + m[2], 16)
-    from pydicom.datadict import tag_for_keyword
+    from dcmtui.services.dictionary import tag_for_keyword
 
     return tag_for_keyword(text.strip())
 
@@ -600,24 +638,47 @@ def parse_tag(text: str) -> int | None:
 _UID_VR = "UI"
 
 
-def _dump_value(parsed: Parsed, elem: Elem) -> str:
+def _dump_value(parsed: Parsed, elem: Elem) -> tuple[str, int]:
+    """The value as dcmdump prints it, and its VM (decoded once)."""
     if elem.length == 0:
-        return "(no value available)"
-    limit = 4096 if elem.vr in BINARY_VRS else MAX_DECODE
-    values, _ = decode(parsed, elem, limit, dump=True)
-    if elem.vr in BINARY_VRS:
+        return "(no value available)", 1 if elem.vr in BINARY_VRS else 0
+    vr = elem.vr
+    if vr in BINARY_VRS:
+        values, _ = decode(parsed, elem, 4096, dump=True)
         text = values[0]
-        return text if len(text) <= 48 else text[:48] + "..."
-    if elem.vr == _UID_VR and len(values) == 1:
-        from pydicom.uid import UID_dictionary
+        return (text if len(text) <= 48 else text[:48] + "..."), 1
+    if vr in TEXT_VRS and vr not in CHARSET_VRS and elem.length <= MAX_DECODE:
+        # The common case, without decode()'s checks.
+        buf = parsed.data_buf if elem.tag >> 16 != 2 else buffer_of(parsed, elem)
+        text = bytes(buf[elem.vstart : elem.end]).decode("latin-1").rstrip(" \x00")
+        if vr == "UR":
+            return f"[{text}]", 1 if text else 0
+        values = text.split("\\")
+        if vr == _UID_VR and len(values) == 1:
+            from dcmtui.services.dictionary import uid_keyword
 
-        entry = UID_dictionary.get(values[0])
-        name = entry[4] if entry else ""
+            if name := uid_keyword(text):
+                return f"={name}", 1
+        return f"[{text}]", 0 if not text else len(values)
+    if vr in NUMBER_FORMATS:
+        vm = elem.length // struct.calcsize(NUMBER_FORMATS[vr])
+    else:
+        vm = 0
+    values, _ = decode(parsed, elem, MAX_DECODE, dump=True)
+    if vr not in NUMBER_FORMATS:
+        if vr in SINGLE_VALUE_VRS or elem.length > MAX_DECODE:
+            vm = 1
+        else:
+            vm = 0 if values == [""] else len(values)
+    if vr == _UID_VR and len(values) == 1:
+        from dcmtui.services.dictionary import uid_keyword
+
+        name = uid_keyword(values[0])
         if name:
-            return f"={name}"
-    if elem.vr in TEXT_VRS:
-        return "[" + "\\".join(values) + "]"
-    return "\\".join(values)
+            return f"={name}", vm
+    if vr in TEXT_VRS:
+        return "[" + "\\".join(values) + "]", vm
+    return "\\".join(values), vm
 
 
 def _line(
@@ -635,7 +696,7 @@ def dump_lines(parsed: Parsed) -> Iterator[str]:
     retired elements may differ from DCMTK's; tags, VRs, lengths, VM and values
     are the same.
     """
-    from pydicom.uid import UID
+    from dcmtui.services.dictionary import uid_name
 
     yield ""
     yield "# Dicom-File-Format"
@@ -645,7 +706,7 @@ def dump_lines(parsed: Parsed) -> Iterator[str]:
     yield from _dump_elems(parsed, parsed.meta, 0)
     yield ""
     yield "# Dicom-Data-Set"
-    yield f"# Used TransferSyntax: {UID(parsed.transfer_syntax).name}"
+    yield f"# Used TransferSyntax: {uid_name(parsed.transfer_syntax)}"
     yield from _dump_elems(parsed, parsed.data, 0)
     if parsed.damaged:
         yield f"# damaged: {parsed.damaged}"
@@ -742,8 +803,7 @@ def _dump_elems(parsed: Parsed, elems: list[Elem], indent: int) -> Iterator[str]
             )
         else:
             try:
-                value = _dump_value(parsed, e)
-                vm = value_multiplicity(parsed, e)
+                value, vm = _dump_value(parsed, e)
             except Exception as exc:
                 value, vm = f"(cannot decode: {exc})", 1
             yield _line(indent, e.tag, e.vr, value, length, vm, name)
