@@ -70,6 +70,14 @@ class FilesScreen(Screen[None]):
             show=False,
         ),
         Binding(
+            "w",
+            "warnings",
+            "Warnings",
+            tooltip="List what the scan could not read",
+            id="files.warnings",
+            show=False,
+        ),
+        Binding(
             "escape",
             "escape",
             "Clear filter",
@@ -191,6 +199,17 @@ class FilesScreen(Screen[None]):
                 self.progress.cancelled = True
                 self.query_one(ScanStatus).progress = self.progress
             self.notify("Scan cancelled; the files read so far are kept.")
+
+    def action_warnings(self) -> None:
+        from dcmtui.screens.modals import WarningsScreen
+
+        warnings = self.progress.warnings if self.progress else []
+        if not warnings:
+            self.notify("The last scan had no warnings.", timeout=3)
+            return
+        self.app.push_screen(
+            WarningsScreen([(visible(w.path), visible(w.reason)) for w in warnings])
+        )
 
     def action_rescan(self) -> None:
         self.load_and_scan()

@@ -87,3 +87,50 @@ class HelpScreen(ModalScreen[None]):
         for row in self.rows:
             table.add_row(*(Text(cell) for cell in row))
         table.focus()
+
+
+class WarningsScreen(ModalScreen[None]):
+    """What the last scan could not read: path and reason."""
+
+    DEFAULT_CSS = """
+    WarningsScreen {
+        align: center middle;
+        & > Vertical {
+            width: 90%; height: 70%;
+            border: round $warning; background: $surface; padding: 0 1;
+        }
+        & DataTable { height: 1fr; }
+        & #warnings-title { text-style: bold; padding-bottom: 1; }
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape,q,w",
+            "dismiss(None)",
+            "Close",
+            tooltip="Close the list of warnings",
+            id="warnings.close",
+        ),
+    ]
+
+    def __init__(self, warnings: list[tuple[str, str]]) -> None:
+        super().__init__()
+        self.warnings = warnings
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            count = len(self.warnings)
+            yield Static(
+                f"{count} warning{'s' * (count != 1)} from the last scan "
+                "(escape: close)",
+                id="warnings-title",
+                markup=False,
+            )
+            yield DataTable[Text](cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table: DataTable[Text] = self.query_one(DataTable)
+        table.add_columns("Path", "Reason")
+        for path, reason in self.warnings:
+            table.add_row(Text(path), Text(reason))
+        table.focus()

@@ -52,7 +52,8 @@ class ScanStatus(Horizontal):
         text = (
             f"{state}: {progress.seen:,} files seen · {progress.dicom:,} DICOM · "
             f"{progress.damaged:,} damaged · {progress.other:,} not DICOM · "
-            f"{len(progress.warnings):,} warnings · {progress.elapsed:.1f} s"
+            f"{len(progress.warnings):,} warnings{' (w)' * bool(progress.warnings)} · "
+            f"{progress.elapsed:.1f} s"
         )
         if progress.done and progress.read < progress.seen:
             text += f" · {progress.seen - progress.read:,} unchanged"

@@ -389,3 +389,24 @@ async def test_single_file_root(corpus: Path) -> None:
         assert screen.table.current_record is not None
         assert screen.table.current_record.patient_name == "JONES^BOB"
         assert screen.progress is not None and screen.progress.seen == 1
+
+
+async def test_warnings_are_listed(corpus: Path) -> None:
+    import os
+
+    os.symlink(corpus / "nowhere.dcm", corpus / "dangling.dcm")
+    os.symlink(corpus / "P1", corpus / "P1" / "loop")
+    app = make_app(corpus)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = await wait_scanned(pilot)
+        assert "2 warnings (w)" in str(screen.query_one("#scan-counters").render())
+        await pilot.press("w")
+        from dcmtui.screens.modals import WarningsScreen
+
+        assert isinstance(app.screen, WarningsScreen)
+        assert sorted(reason for _, reason in app.screen.warnings) == [
+            "broken symbolic link",
+            "symbolic link loop (already indexed)",
+        ]
+        await pilot.press("escape")
+        assert isinstance(app.screen, FilesScreen)
