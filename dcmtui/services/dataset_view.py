@@ -520,13 +520,20 @@ class DatasetView:
 
     def collapse_all(self) -> None:
         """Collapse every sequence (and pixel data fragments)."""
-        from dcmtui.services.dataset import walk
+        collapsed: set[int] = set()
 
-        self.collapsed = {
-            id(n)
-            for _, n in walk(self.parsed.meta + self.parsed.data)
-            if isinstance(n, Elem) and (n.items is not None or n.frags is not None)
-        }
+        def visit(elems: list[Elem]) -> None:
+            for e in elems:
+                if e.items is not None:
+                    collapsed.add(id(e))
+                    for item in e.items:
+                        visit(item.elems)
+                elif e.frags is not None:
+                    collapsed.add(id(e))
+
+        visit(self.parsed.meta)
+        visit(self.parsed.data)
+        self.collapsed = collapsed
         self.refresh()
 
     def index_of(self, node: Elem | Item) -> int | None:
