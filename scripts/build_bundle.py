@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Build dcmtui for servers without network: one file, and a wheelhouse.
+
+``python scripts/build_bundle.py`` writes into ``dist/``:
+
+- ``dcmtui.pyz``: a zip application holding dcmtui and every pure-Python
+  package it needs (textual, rich, pydicom, pynetdicom, platformdirs, tomlkit
+  and what they require), taken from the environment this script runs in.
+  Copy it to a server with Python 3.11+ and run ``python3 dcmtui.pyz``. On
+  its first run it unpacks itself once into a versioned folder of the user's
+  cache (``$DCMTUI_CACHE_DIR``, or platformdirs' user cache dir, e.g.
+  ``~/.cache/dcmtui/bundle/``), because Textual reads its CSS files and
+  pydicom its sample files by path; later runs start from there at once.
+- ``dcmtui-wheelhouse-VERSION.tar.gz``: wheels of dcmtui and the same
+  dependencies, for ``pip install --no-index --find-links`` (skip it with
+  ``--no-wheelhouse``). Nothing is downloaded: the wheels are packed from
+  what is installed here.
+
+Compiled packages (numpy, image codecs) are not bundled: the features that
+need them say so when they are missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import hashlib
+import importlib.metadata as metadata
+import os
+import re
+import sys
+import tarfile
+import tempfile
+import tomllib
+import zipfile
+from pathlib import Path
+
+from packaging.markers import default_environment
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+REPO = Path(__file__).resolve().parent.parent
+ROOTS = ("textual", "rich", "pydicom", "pynetdicom", "platformdirs", "tomlkit")
+"""dcmtui's own dependencies (pyproject.toml); their requirements follow."""
+SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dylib", ".dll", ".exe")
+SKIP_DIST_INFO = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+"""Fixed entry times: the same inputs give the same bundle."""
+
+BOOTSTRAP = '''\
+"""dcmtui as one file: unpack once into the user's cache, then run from there."""
+
+import os
+import shutil
+import sys
+import tempfile
+import zipfile
+
+VERSION = {version!r}
+BUNDLE_ID = {bundle_id!r}
+
+
+def _fail(message):
+    print("dcmtui: error: " + message, file=sys.stderr)
+    raise SystemExit(1)
+
+
+def _archive():
+    return os.path.abspath(os.path.dirname(__file__))
+
+
+def _cache_root(archive):
+    chosen = os.environ.get("DCMTUI_CACHE_DIR")
+    if chosen:
+        return os.path.join(os.path.abspath(chosen), "bundle")
+    inside = os.path.join(archive, "lib")
+    sys.path.insert(0, inside)
+    try:
+        import platformdirs
+
+        return os.path.join(platformdirs.user_cache_dir("dcmtui"), "bundle")
+    finally:
+        sys.path.remove(inside)
+        for name in [m for m in sys.modules if m.split(".")[0] == "platformdirs"]:
+            del sys.modules[name]
+
+
+def _unpack(archive, root):
+    target = os.path.join(root, VERSION + "-" + BUNDLE_ID)
+    if os.path.exists(os.path.join(target, ".complete")):
+        return target
+    try:
+        os.makedirs(root, exist_ok=True)
+        work = tempfile.mkdtemp(prefix=".unpack-", dir=root)
+    except OSError as exc:
+        _fail(
+            "cannot unpack the bundle into %s: %s; set DCMTUI_CACHE_DIR to a "
+            "writable folder" % (root, exc.strerror or exc)
+        )
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                if info.filename.startswith("lib/") and not info.is_dir():
+                    zf.extract(info, work)
+        open(os.path.join(work, "lib", ".complete"), "w").close()
+        try:
+            os.rename(os.path.join(work, "lib"), target)
+        except OSError:
+            if not os.path.exists(os.path.join(target, ".complete")):
+                raise
+    except OSError as exc:
+        _fail(
+            "cannot unpack the bundle into %s: %s; set DCMTUI_CACHE_DIR to a "
+            "writable folder" % (root, exc.strerror or exc)
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return target
+
+
+def run():
+    if sys.version_info < (3, 11):
+        found = "%d.%d" % sys.version_info[:2]
+        _fail("dcmtui needs Python 3.11 or newer (this is " + found + ")")
+    archive = _archive()
+    if not zipfile.is_zipfile(archive):
+        _fail("run the bundle file itself: python3 dcmtui.pyz")
+    sys.path.insert(0, _unpack(archive, _cache_root(archive)))
+    from dcmtui.cli import main
+
+    raise SystemExit(main())
+
+
+run()
+'''
+
+
+def _requirements(dist: metadata.Distribution, extras: set[str]) -> list[Requirement]:
+    """The requirements of ``dist`` that apply here, with ``extras`` asked for."""
+    env = default_environment()
+    found = []
+    for text in dist.requires or []:
+        req = Requirement(text)
+        if req.marker is None:
+            found.append(req)
+            continue
+        wanted = extras or {""}
+        if any(req.marker.evaluate({**env, "extra": e}) for e in wanted):  # type: ignore[dict-item]
+            found.append(req)
+    return found
+
+
+def closure() -> list[metadata.Distribution]:
+    """The installed distributions dcmtui needs, dependencies first-come."""
+    todo = [Requirement(name) for name in ROOTS]
+    seen: dict[str, metadata.Distribution] = {}
+    wanted_extras: dict[str, set[str]] = {}
+    while todo:
+        req = todo.pop()
+        key = canonicalize_name(req.name)
+        extras = set(req.extras)
+        if key in seen and extras <= wanted_extras[key]:
+            continue
+        try:
+            dist = metadata.distribution(req.name)
+        except metadata.PackageNotFoundError:
+            sys.exit(f"build_bundle: {req.name} is required but not installed")
+        if not req.specifier.contains(dist.version, prereleases=True):
+            sys.exit(f"build_bundle: {req} is required, {dist.version} is installed")
+        seen[key] = dist
+        wanted_extras[key] = wanted_extras.get(key, set()) | extras
+        todo.extend(_requirements(dist, wanted_extras[key]))
+    return [seen[k] for k in sorted(seen)]
+
+
+def _files_of(dist: metadata.Distribution) -> list[tuple[str, Path]]:
+    """(name in the bundle, file on disk) for every file a distribution installed."""
+    out = []
+    for f in dist.files or []:
+        name = f.as_posix()
+        if name.startswith("..") or "__pycache__" in f.parts:
+            continue
+        if f.parts[0].endswith(".dist-info") and f.name in SKIP_DIST_INFO:
+            continue
+        if name.endswith(SKIP_SUFFIXES):
+            if name.endswith((".so", ".pyd", ".dylib", ".dll")):
+                sys.exit(
+                    f"build_bundle: {dist.metadata['Name']} holds compiled code "
+                    f"({name}); only pure-Python packages can be bundled"
+                )
+            continue
+        out.append((name, Path(str(dist.locate_file(f)))))
+    return out
+
+
+def _own_files() -> list[tuple[str, Path]]:
+    out = []
+    for path in sorted((REPO / "dcmtui").rglob("*")):
+        if path.is_dir() or "__pycache__" in path.parts or path.suffix == ".pyc":
+            continue
+        out.append((path.relative_to(REPO).as_posix(), path))
+    return out
+
+
+def version() -> str:
+    """dcmtui's version, read from the source without importing it."""
+    for line in (REPO / "dcmtui" / "__init__.py").read_text().splitlines():
+        if line.startswith("__version__"):
+            return line.split("=", 1)[1].strip().strip("\"'")
+    sys.exit("build_bundle: no __version__ in dcmtui/__init__.py")
+
+
+def build_pyz(out: Path) -> Path:
+    """Write ``out/dcmtui.pyz`` and return its path."""
+    files = _own_files()
+    names = []
+    for dist in closure():
+        names.append(f"{dist.metadata['Name']} {dist.version}")
+        files.extend(_files_of(dist))
+    files.sort()
+    digest = hashlib.sha256()
+    for name, path in files:
+        digest.update(name.encode() + b"\0" + path.read_bytes() + b"\0")
+    bundle_id = digest.hexdigest()[:16]
+    ver = version()
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / "dcmtui.pyz"
+    tmp = out / ".dcmtui.pyz.tmp"
+    with tmp.open("wb") as raw:
+        raw.write(b"#!/usr/bin/env python3\n")
+        with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
+            main = BOOTSTRAP.format(version=ver, bundle_id=bundle_id)
+            zf.writestr(zipfile.ZipInfo("__main__.py", ZIP_TIME), main)
+            listing = "\n".join(["dcmtui " + ver, *names]) + "\n"
+            zf.writestr(zipfile.ZipInfo("BUNDLED.txt", ZIP_TIME), listing)
+            for name, path in files:
+                info = zipfile.ZipInfo("lib/" + name, ZIP_TIME)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                zf.writestr(info, path.read_bytes())
+    tmp.chmod(0o755)
+    os.replace(tmp, target)
+    return target
+
+
+def _wheel_name(name: str, ver: str) -> str:
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{ver}-py3-none-any.whl"
+
+
+def _write_wheel(target: Path, dist_info: str, files: list[tuple[str, bytes]]) -> None:
+    """A wheel: the files, then a RECORD of them (PEP 427)."""
+    record = []
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in sorted(files):
+            zf.writestr(zipfile.ZipInfo(name, ZIP_TIME), data, zipfile.ZIP_DEFLATED)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest())
+            record.append(f"{name},sha256={digest.rstrip(b'=').decode()},{len(data)}")
+        record.append(f"{dist_info}/RECORD,,")
+        zf.writestr(
+            zipfile.ZipInfo(f"{dist_info}/RECORD", ZIP_TIME),
+            "\n".join(record) + "\n",
+            zipfile.ZIP_DEFLATED,
+        )
+
+
+def _own_wheel(folder: Path) -> Path:
+    """dcmtui's wheel, from the source tree and pyproject.toml."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    ver = version()
+    dist_info = f"dcmtui-{ver}.dist-info"
+    meta = [
+        "Metadata-Version: 2.1",
+        "Name: dcmtui",
+        f"Version: {ver}",
+        f"Summary: {project['description']}",
+        f"Requires-Python: {project['requires-python']}",
+        *(f"Requires-Dist: {d}" for d in project["dependencies"]),
+    ]
+    files = [(name, path.read_bytes()) for name, path in _own_files()]
+    files += [
+        (f"{dist_info}/METADATA", ("\n".join(meta) + "\n").encode()),
+        (
+            f"{dist_info}/WHEEL",
+            b"Wheel-Version: 1.0\nGenerator: dcmtui build_bundle\n"
+            b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+        ),
+        (
+            f"{dist_info}/entry_points.txt",
+            b"[console_scripts]\ndcmtui = dcmtui.cli:main\n",
+        ),
+    ]
+    target = folder / _wheel_name("dcmtui", ver)
+    _write_wheel(target, dist_info, files)
+    return target
+
+
+def _repacked_wheel(dist: metadata.Distribution, folder: Path) -> Path:
+    """An installed pure-Python distribution packed back into its wheel."""
+    files = _files_of(dist)
+    dist_info = next(n.split("/")[0] for n, _ in files if ".dist-info/" in n)
+    tags = (dist.read_text("WHEEL") or "").split("Tag:")[1:]
+    if [t.strip() for t in tags] != ["py3-none-any"]:
+        sys.exit(f"build_bundle: {dist.metadata['Name']} is not a py3-none-any wheel")
+    target = folder / _wheel_name(dist.metadata["Name"], dist.version)
+    _write_wheel(target, dist_info, [(n, p.read_bytes()) for n, p in files])
+    return target
+
+
+def build_wheelhouse(out: Path) -> Path:
+    """Write ``out/dcmtui-wheelhouse-VERSION.tar.gz``.
+
+    The wheels are the installed distributions the bundle holds, packed back
+    into wheels (all are pure Python, ``py3-none-any``), plus dcmtui's own: no
+    network is needed to build it, and it holds the same versions as the bundle.
+    """
+    ver = version()
+    name = f"dcmtui-wheelhouse-{ver}"
+    with tempfile.TemporaryDirectory() as work:
+        wheels = Path(work) / name
+        wheels.mkdir()
+        _own_wheel(wheels)
+        for dist in closure():
+            _repacked_wheel(dist, wheels)
+        readme = (
+            f"dcmtui {ver}: wheels for a server without network.\n\n"
+            f"  tar xzf {name}.tar.gz\n"
+            f"  python3 -m venv dcmtui-env\n"
+            f"  dcmtui-env/bin/pip install --no-index --find-links {name} dcmtui\n"
+            f"  dcmtui-env/bin/dcmtui --version\n"
+        )
+        (wheels / "INSTALL.txt").write_text(readme)
+        target = out / f"{name}.tar.gz"
+        out.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(target, mode="w:gz") as tar:
+            for path in sorted(wheels.iterdir()):
+                tar.add(path, arcname=f"{name}/{path.name}")
+    return target
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line of the script."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "-o", "--out", type=Path, default=REPO / "dist", help="output folder"
+    )
+    parser.add_argument(
+        "--no-wheelhouse", action="store_true", help="build only dcmtui.pyz"
+    )
+    args = parser.parse_args(argv)
+    pyz = build_pyz(args.out)
+    print(f"{pyz} ({pyz.stat().st_size / 1e6:.1f} MB)")
+    if not args.no_wheelhouse:
+        house = build_wheelhouse(args.out)
+        print(f"{house} ({house.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
