@@ -149,6 +149,52 @@ def _receiver_settings(raw: dict[str, Any], path: Path) -> ReceiverSettings:
 
 
 @dataclass(frozen=True)
+class QrSettings:
+    """Query/retrieve and worklist on the receiver's port: the ``[qr]`` table."""
+
+    find: bool = True
+    """Answer C-FIND (patient and study root) from the store's index."""
+    move: bool = True
+    """Answer C-MOVE (to address-book nodes only)."""
+    get: bool = True
+    """Answer C-GET (objects sent back on the same association)."""
+    worklist: bool = True
+    """Answer modality worklist C-FIND from ``worklist_dir``."""
+    worklist_dir: str = ""
+    """Worklist items (.dcm or .json files); default: the data folder's ``worklist``."""
+    known_peers_only: bool = True
+    """C-FIND, C-MOVE and C-GET only from calling AE titles of the address book
+    (or ``allowed_calling_aes``)."""
+    allowed_calling_aes: list[str] = field(default_factory=list)
+    """Extra calling AE titles allowed to query and retrieve."""
+    check_host: bool = False
+    """Also require the peer's IP address to be the address-book node's host."""
+    quota_bytes: int = 0
+    """Largest size of the store (0: no quota); imports beyond it are refused."""
+
+
+def _qr_settings(raw: dict[str, Any], path: Path) -> QrSettings:
+    """Check the ``[qr]`` table and build QrSettings from it."""
+    known = {f.name for f in fields(QrSettings)}
+    defaults = QrSettings()
+    for key, value in raw.items():
+        if key not in known:
+            names = ", ".join(sorted(known))
+            raise ConfigError(f"{path}: unknown key 'qr.{key}' (known keys: {names})")
+        kind = type(getattr(defaults, key))
+        ok = isinstance(value, kind) and (kind is bool) == isinstance(value, bool)
+        if ok and kind is list:
+            ok = all(isinstance(item, str) for item in value)
+        if ok and kind is int and value < 0:
+            ok = False
+        if not ok:
+            raise ConfigError(
+                f"{path}: 'qr.{key}' must be a {kind.__name__}, not {value!r}"
+            )
+    return QrSettings(**raw)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything ``config.toml`` can set; every field has a default."""
 
@@ -172,6 +218,8 @@ class Settings:
     """The built-in receiver, from the ``[receiver]`` table."""
     backup_on_save: bool = True
     """The Dataset screen keeps ``NAME.bak`` (the file as it was) when it saves."""
+    qr: QrSettings = field(default_factory=QrSettings)
+    """Query/retrieve and worklist server, from the ``[qr]`` table."""
 
     @property
     def index_path(self) -> Path:
@@ -192,6 +240,7 @@ _FILE_KEYS = {
     "keymap": dict,
     "receiver": dict,
     "backup_on_save": bool,
+    "qr": dict,
 }
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR"}
 
@@ -241,5 +290,7 @@ def load_settings(path: Path | None = None) -> Settings:
             raise ConfigError(f"{path}: keymap.{binding_id} must be a string of keys")
     if "receiver" in values:
         values["receiver"] = _receiver_settings(values["receiver"], path)
+    if "qr" in values:
+        values["qr"] = _qr_settings(values["qr"], path)
     assert {f.name for f in fields(Settings)} >= set(_FILE_KEYS)
     return Settings(**values, config_dir=cfg_dir)

@@ -350,7 +350,7 @@ def _under(root: str) -> tuple[str, list[str]]:
 # --- files --------------------------------------------------------------------
 
 
-def _read_file(path: str) -> Any:
+def read_file(path: str) -> Any:
     from pydicom import dcmread
 
     try:
@@ -368,12 +368,12 @@ def _sequence_matches(key_elem: Any, file_elem: Any) -> bool:
         return True
     query_item = items[0]
     for item in file_elem.value or []:
-        if all(_element_matches(q, item) for q in query_item):
+        if all(element_matches(q, item) for q in query_item):
             return True
     return False
 
 
-def _element_matches(key_elem: Any, dataset: Any) -> bool:
+def element_matches(key_elem: Any, dataset: Any) -> bool:
     if key_elem.VR == "SQ":
         if not key_elem.value or not len(key_elem.value[0]):
             return True
@@ -387,7 +387,7 @@ def _element_matches(key_elem: Any, dataset: Any) -> bool:
     return value_matches(str(key_elem.VR), pattern, value)
 
 
-def _returned(key_elem: Any, dataset: Any) -> Any:
+def returned_element(key_elem: Any, dataset: Any) -> Any:
     """The element to return for ``key_elem``, from ``dataset`` (a file)."""
     from pydicom.dataelem import DataElement
     from pydicom.dataset import Dataset
@@ -406,7 +406,7 @@ def _returned(key_elem: Any, dataset: Any) -> Any:
             continue
         out = Dataset()
         for sub in wanted:
-            out.add(_returned(sub, item))
+            out.add(returned_element(sub, item))
         items.append(out)
     return DataElement(key_elem.tag, "SQ", Sequence(items))
 
@@ -475,9 +475,9 @@ class StoreQuery:
             for values, path in self._select(con, plan):
                 if cancelled():
                     return
-                source = _read_file(path) if plan.file_keys else None
+                source = read_file(path) if plan.file_keys else None
                 if plan.file_keys and not all(
-                    _element_matches(e, source) for e in plan.file_keys
+                    element_matches(e, source) for e in plan.file_keys
                 ):
                     continue
                 out = Dataset()
@@ -505,8 +505,8 @@ class StoreQuery:
                         out.add(DataElement(elem.tag, elem.VR, None))
                     else:
                         if source is None:
-                            source = _read_file(path)
-                        found = _returned(elem, source)
+                            source = read_file(path)
+                        found = returned_element(elem, source)
                         out.add(found)
                         text.append(_text(found.value) if found.VR != "SQ" else "")
                 out.QueryRetrieveLevel = level
@@ -554,7 +554,7 @@ class StoreQuery:
             if sop_uid in seen:  # kept duplicates: send one object per UID
                 continue
             if plan.file_keys and not all(
-                _element_matches(e, _read_file(path)) for e in plan.file_keys
+                element_matches(e, read_file(path)) for e in plan.file_keys
             ):
                 continue
             seen.add(sop_uid)

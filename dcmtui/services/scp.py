@@ -369,6 +369,9 @@ class StoreScp:
         self._status = ReceiverStatus()
         self._stopping = False
         self._post: _PostStore | None = None
+        self.extensions: list[Any] | None = None
+        """Other services on the same port (query/retrieve, worklist: see
+        services.qrscp); None: the default ones, attached at start()."""
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -418,6 +421,15 @@ class StoreScp:
             (evt.EVT_C_ECHO, self._on_echo),
             (evt.EVT_C_STORE, self._on_store),
         ]
+        if self.extensions is None:
+            try:
+                from dcmtui.services.qrscp import extensions_for
+            except ImportError:  # no query/retrieve SCP in this tree (yet)
+                self.extensions = []
+            else:
+                self.extensions = extensions_for(self)
+        for extension in self.extensions:
+            handlers.extend(extension.handlers())
         try:
             server = ae.start_server(
                 (self.bind, self.port),
@@ -523,6 +535,11 @@ class StoreScp:
                 state = _Assoc(self.events.new_id("in"), "", 0)
                 self._assocs[id(assoc)] = state
             return state
+
+    def emit_for(self, assoc: Any, kind: str, **values: Any) -> None:
+        """Emit an AssocEvent of kind ``kind`` for a pynetdicom association
+        (for extensions: query/retrieve operations)."""
+        self._emit(self._state(assoc), kind, **values)
 
     def _emit(self, state: _Assoc, kind: str, **values: Any) -> None:
         self.events.emit(
@@ -735,7 +752,10 @@ class StoreScp:
                     "not in the address book (receiver.allow_known_calling_aes)",
                 )
                 return
-            assoc.acceptor.supported_contexts = self._contexts_for(contexts)
+            supported = self._contexts_for(contexts)
+            for extension in self.extensions or ():
+                supported = extension.contexts(assoc, state.calling, supported)
+            assoc.acceptor.supported_contexts = supported
         except Exception:
             LOGGER.exception("receiver: association request handling failed")
 

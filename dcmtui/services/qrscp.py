@@ -1,0 +1,526 @@
+"""Query/retrieve and modality worklist on the receiver's port (dcmqrscp,
+wlmscpfs).
+
+An extension of the built-in receiver (services.scp.StoreScp): it adds the
+presentation contexts of C-FIND (patient and study root, modality worklist),
+C-MOVE and C-GET to what the receiver accepts, and answers them from the
+store's SQLite index (services.qr_match) and the worklist folder
+(services.worklist). Access follows the ``[qr]`` settings: each service can be
+off (its contexts are then not accepted, as on a server without it), and by
+default only calling AE titles of the address book may use them (others get
+their query/retrieve contexts refused, and a log line and an association event
+say which AE title to add). C-MOVE sends only to address-book nodes; an unknown
+destination gets 0xA801 and a log line naming the AE title to add. C-GET sends
+on the same association, with the SCP/SCU role the requestor proposed for each
+storage SOP class. Objects are sent from their files without decoding.
+C-CANCEL stops matches and sub-operations.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from dcmtui.config import QrSettings
+from dcmtui.models import AssocEvent, Node
+from dcmtui.services.qr_match import Instance, QueryError, StoreQuery
+from dcmtui.services.worklist import Worklist
+
+if TYPE_CHECKING:
+    from dcmtui.services.scp import StoreScp
+
+LOGGER = logging.getLogger(__name__)
+
+FIND = {
+    "1.2.840.10008.5.1.4.1.2.1.1": "patient",
+    "1.2.840.10008.5.1.4.1.2.2.1": "study",
+}
+MOVE = {
+    "1.2.840.10008.5.1.4.1.2.1.2": "patient",
+    "1.2.840.10008.5.1.4.1.2.2.2": "study",
+}
+GET = {
+    "1.2.840.10008.5.1.4.1.2.1.3": "patient",
+    "1.2.840.10008.5.1.4.1.2.2.3": "study",
+}
+WORKLIST = "1.2.840.10008.5.1.4.31"
+_SERVICES = {
+    **{uid: "find" for uid in FIND},
+    **{uid: "move" for uid in MOVE},
+    **{uid: "get" for uid in GET},
+    WORKLIST: "worklist",
+}
+_KIND = {"find": "c-find", "move": "c-move", "get": "c-get", "worklist": "c-find"}
+_IDENTIFIER_SYNTAXES = (
+    "1.2.840.10008.1.2.1",  # Explicit VR Little Endian
+    "1.2.840.10008.1.2",  # Implicit VR Little Endian
+    "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+    "1.2.840.10008.1.2.2",  # Explicit VR Big Endian
+)
+PENDING = 0xFF00
+CANCEL = 0xFE00
+SUCCESS = 0x0000
+MOVE_DESTINATION_UNKNOWN = 0xA801
+NOT_AUTHORISED = 0x0124
+UNABLE_TO_PROCESS = 0xC001
+
+
+def extensions_for(scp: StoreScp) -> list[Any]:
+    """The extensions the receiver gets by default: query/retrieve and worklist."""
+    return [QrService(scp)]
+
+
+def _status(code: int, comment: str) -> Any:
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.Status = code
+    ds.ErrorComment = comment[:64]
+    return ds
+
+
+def _ae(value: object) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    return str(value or "").strip()
+
+
+def describe(identifier: Any) -> str:
+    """The non-empty keys of a query, for the association log."""
+    parts = []
+    level = ""
+    for elem in identifier:
+        if elem.keyword == "QueryRetrieveLevel":
+            level = str(elem.value)
+            continue
+        if elem.VR == "SQ" or elem.tag.group in (0x0000, 0x0002):
+            continue
+        value = str(elem.value if elem.value is not None else "")
+        if value and elem.keyword != "SpecificCharacterSet":
+            parts.append(f"{elem.keyword or elem.tag}={value}")
+    keys = " ".join(parts) or "all"
+    return f"{level} {keys}".strip()
+
+
+class _Cancelled:
+    """Whether the peer sent C-CANCEL; sticky (pynetdicom forgets it once read)."""
+
+    def __init__(self, event: Any) -> None:
+        self._event = event
+        self._seen = False
+
+    def __call__(self) -> bool:
+        if not self._seen and self._event.is_cancelled:
+            self._seen = True
+        return self._seen
+
+
+@dataclass
+class _Counts:
+    completed: int = 0
+    failed: int = 0
+    warning: int = 0
+    nbytes: int = 0
+
+
+class QrService:
+    """C-FIND / C-MOVE / C-GET / worklist handlers for one receiver."""
+
+    def __init__(self, scp: StoreScp) -> None:
+        self.scp = scp
+        self.settings = scp.settings
+        self.config: QrSettings = self.settings.qr
+        self.query = StoreQuery(self.settings.index_path, scp.store.root, scp.ae_title)
+        folder = self.config.worklist_dir
+        self.worklist = Worklist(
+            Path(folder).expanduser() if folder else self.settings.data_dir / "worklist"
+        )
+
+    # --- the hook interface of StoreScp -----------------------------------
+
+    def handlers(self) -> list[tuple[Any, Any]]:
+        """pynetdicom event handlers to bind on the receiver's server."""
+        from pynetdicom import evt
+
+        return [
+            (evt.EVT_C_FIND, self._on_find),
+            (evt.EVT_C_MOVE, self._on_move),
+            (evt.EVT_C_GET, self._on_get),
+        ]
+
+    def enabled(self, service: str) -> bool:
+        """True when ``service`` (find, move, get, worklist) is on."""
+        return bool(getattr(self.config, service))
+
+    def contexts(self, assoc: Any, calling: str, supported: list[Any]) -> list[Any]:
+        """Add the query/retrieve contexts this peer may use to ``supported``.
+
+        Called by the receiver for each association request, after its own
+        choice of storage contexts.
+        """
+        from pynetdicom.presentation import build_context
+
+        wanted: dict[str, list[str]] = {}
+        refused: set[str] = set()
+        allowed: bool | None = None
+        host = str(assoc.requestor.address)
+        for cx in assoc.requestor.requested_contexts:
+            uid = str(cx.abstract_syntax)
+            service = _SERVICES.get(uid)
+            if service is None or not self.enabled(service):
+                continue
+            if allowed is None:
+                allowed = self.allowed(calling, host)
+            if not allowed:
+                refused.add(service)
+                continue
+            syntaxes = wanted.setdefault(uid, [])
+            syntaxes.extend(
+                str(ts)
+                for ts in cx.transfer_syntax
+                if str(ts) in _IDENTIFIER_SYNTAXES and str(ts) not in syntaxes
+            )
+        for service in sorted(refused):
+            why = (
+                f"{service.upper()} refused: calling AE '{calling}' from {host} "
+                "is not in the address book; add it in Nodes, or list it in "
+                "[qr] allowed_calling_aes"
+            )
+            LOGGER.warning("query/retrieve: %s", why)
+            self.scp.emit_for(assoc, _KIND[service], status=NOT_AUTHORISED, detail=why)
+        added = [build_context(uid, ts) for uid, ts in wanted.items() if ts]
+        if any(uid in GET for uid in wanted):
+            roles = assoc.requestor.role_selection
+            for cx in supported:
+                if str(cx.abstract_syntax) in roles:
+                    cx.scp_role = True
+                    cx.scu_role = True
+        return [*supported, *added]
+
+    # --- access -----------------------------------------------------------
+
+    def allowed(self, calling: str, host: str) -> bool:
+        """True when ``calling`` (from ``host``) may query and retrieve."""
+        cfg = self.config
+        if not cfg.known_peers_only:
+            return True
+        if calling in {a.strip() for a in cfg.allowed_calling_aes}:
+            return True
+        for node in self._nodes():
+            if node.ae_title.strip() != calling:
+                continue
+            if not cfg.check_host or _same_host(node.host, host):
+                return True
+        return False
+
+    def _nodes(self) -> list[Node]:
+        try:
+            from dcmtui.services.nodes import NodeBook
+
+            return NodeBook.in_folder(self.settings.config_dir).nodes()
+        except Exception as exc:  # an unreadable book allows no one
+            LOGGER.warning("query/retrieve: address book unreadable: %s", exc)
+            return []
+
+    def destination(self, ae_title: str) -> Node | None:
+        """The address-book node with AE title ``ae_title``, if any."""
+        for node in self._nodes():
+            if node.ae_title.strip() == ae_title:
+                return node
+        return None
+
+    # --- C-FIND -----------------------------------------------------------
+
+    def _on_find(self, event: Any) -> Iterator[tuple[Any, Any]]:
+        uid = str(event.context.abstract_syntax)
+        assoc = event.assoc
+        try:
+            identifier = event.identifier
+        except Exception as exc:
+            self.scp.emit_for(
+                assoc, "c-find", status=0xC000, detail=f"undecodable query: {exc}"
+            )
+            yield _status(0xC000, "cannot decode the identifier"), None
+            return
+        what = describe(identifier)
+        cancelled = _Cancelled(event)
+        if uid == WORKLIST:
+            what = f"worklist {what}"
+            matches = self.worklist.find(identifier, cancelled)
+        else:
+            what = f"{FIND[uid]} root {what}"
+            matches = self.query.find(identifier, FIND[uid], cancelled)
+        count = 0
+        try:
+            for match in matches:
+                if cancelled():
+                    break
+                count += 1
+                yield PENDING, match
+        except QueryError as exc:
+            self.scp.emit_for(
+                assoc, "c-find", status=exc.status, detail=f"{what}: {exc}"
+            )
+            yield _status(exc.status, str(exc)), None
+            return
+        except Exception as exc:
+            LOGGER.exception("query/retrieve: C-FIND failed")
+            self.scp.emit_for(
+                assoc, "c-find", status=UNABLE_TO_PROCESS, detail=f"{what}: {exc}"
+            )
+            yield _status(UNABLE_TO_PROCESS, "the query failed"), None
+            return
+        if cancelled():
+            self.scp.emit_for(
+                assoc,
+                "c-find",
+                status=CANCEL,
+                detail=f"{what}: cancelled by the peer after {count} matches",
+            )
+            yield CANCEL, None
+            return
+        self.scp.emit_for(
+            assoc, "c-find", status=SUCCESS, detail=f"{what}: {count} matches"
+        )
+
+    # --- C-MOVE and C-GET -------------------------------------------------
+
+    def _sender(self, assoc: Any, counts: _Counts, via: str) -> None:
+        """Make ``assoc.send_c_store`` send our file references from the file."""
+        original = assoc.send_c_store
+        emit = self.scp.emit_for
+        parent = self
+
+        def send_c_store(dataset: Any, *args: Any, **kwargs: Any) -> Any:
+            path = getattr(dataset, "dcmtui_path", None)
+            if path is None:
+                return original(dataset, *args, **kwargs)
+            from pynetdicom import _config
+
+            _config.STORE_SEND_CHUNKED_DATASET = True
+            size = 0
+            with contextlib.suppress(OSError):
+                size = Path(path).stat().st_size
+            try:
+                try:
+                    rsp = original(path, *args, **kwargs)
+                except ValueError:  # no context for the file's transfer syntax
+                    from pydicom import dcmread
+
+                    rsp = original(dcmread(path), *args, **kwargs)
+            except Exception as exc:
+                counts.failed += 1
+                emit(
+                    parent._event_assoc(assoc),
+                    "c-store",
+                    status=0xA700,
+                    detail=f"{via} sub-operation failed: {exc}",
+                )
+                raise
+            status = int(getattr(rsp, "Status", 0xC000)) if rsp else 0xC000
+            if status == 0:
+                counts.completed += 1
+                counts.nbytes += size
+            elif status in (0x0001, 0xB000, 0xB006, 0xB007):
+                counts.warning += 1
+            else:
+                counts.failed += 1
+            return rsp
+
+        assoc.send_c_store = send_c_store
+
+    def _event_assoc(self, assoc: Any) -> Any:
+        return getattr(assoc, "dcmtui_parent", assoc)
+
+    @staticmethod
+    def _reference(item: Instance) -> Any:
+        from pydicom.dataset import Dataset
+
+        ds = Dataset()
+        ds.SOPClassUID = item.sop_class_uid
+        ds.SOPInstanceUID = item.sop_instance_uid
+        ds.dcmtui_path = item.path
+        return ds
+
+    def _retrieve(
+        self,
+        event: Any,
+        service: str,
+        instances: list[Instance],
+        counts: _Counts,
+        what: str,
+    ) -> Iterator[tuple[Any, Any]]:
+        started = time.monotonic()
+        cancelled = _Cancelled(event)
+        for item in instances:
+            if cancelled():
+                self.scp.emit_for(
+                    event.assoc,
+                    _KIND[service],
+                    status=CANCEL,
+                    detail=f"{what}: cancelled by the peer after "
+                    f"{counts.completed} of {len(instances)}",
+                )
+                yield CANCEL, None
+                return
+            yield PENDING, self._reference(item)
+        seconds = time.monotonic() - started
+        status = SUCCESS if not (counts.failed or counts.warning) else 0xB000
+        self.scp.emit_for(
+            event.assoc,
+            _KIND[service],
+            status=status,
+            nbytes=counts.nbytes,
+            detail=f"{what}: {counts.completed} sent, {counts.failed} failed, "
+            f"{counts.warning} warnings in {seconds:.1f} s",
+        )
+
+    def _on_get(self, event: Any) -> Iterator[Any]:
+        uid = str(event.context.abstract_syntax)
+        assoc = event.assoc
+        try:
+            identifier = event.identifier
+            what = f"{GET[uid]} root {describe(identifier)}"
+            instances = self.query.instances(identifier, GET[uid])
+        except QueryError as exc:
+            self.scp.emit_for(assoc, "c-get", status=exc.status, detail=str(exc))
+            yield 1
+            yield _status(exc.status, str(exc)), None
+            return
+        except Exception as exc:
+            LOGGER.exception("query/retrieve: C-GET failed")
+            self.scp.emit_for(assoc, "c-get", status=UNABLE_TO_PROCESS, detail=str(exc))
+            yield 1
+            yield _status(UNABLE_TO_PROCESS, "the retrieve failed"), None
+            return
+        counts = _Counts()
+        self._sender(assoc, counts, "C-GET")
+        yield len(instances)
+        yield from self._retrieve(event, "get", instances, counts, what)
+
+    def _on_move(self, event: Any) -> Iterator[Any]:
+        uid = str(event.context.abstract_syntax)
+        assoc = event.assoc
+        dest_ae = _ae(event.move_destination)
+        node = self.destination(dest_ae)
+        if node is None:
+            why = (
+                f"C-MOVE destination '{dest_ae}' is not in the address book: "
+                f"add a node with AE title '{dest_ae}' (its host and port) in Nodes"
+            )
+            LOGGER.warning("query/retrieve: %s", why)
+            self.scp.emit_for(
+                assoc, "c-move", status=MOVE_DESTINATION_UNKNOWN, detail=why
+            )
+            yield None, None
+            return
+        try:
+            identifier = event.identifier
+            what = f"{MOVE[uid]} root {describe(identifier)} to {dest_ae}"
+            instances = self.query.instances(identifier, MOVE[uid])
+            error: QueryError | None = None
+        except QueryError as exc:
+            what, instances, error = str(exc), [], exc
+        counts = _Counts()
+        kwargs = self._move_association(node, instances, counts, assoc)
+        yield node.host, node.port, kwargs
+        if error is not None:
+            self.scp.emit_for(assoc, "c-move", status=error.status, detail=str(error))
+            yield 1
+            yield _status(error.status, str(error)), None
+            return
+        yield len(instances)
+        yield from self._retrieve(event, "move", instances, counts, what)
+
+    def _move_association(
+        self, node: Node, instances: list[Instance], counts: _Counts, parent: Any
+    ) -> dict[str, Any]:
+        """Arguments of ``AE.associate`` for the C-MOVE sub-association."""
+        from pynetdicom import evt
+        from pynetdicom.presentation import build_context
+
+        syntaxes: dict[str, list[str]] = {}
+        for item in instances:
+            known = syntaxes.setdefault(item.sop_class_uid, [])
+            for ts in (item.transfer_syntax_uid, *_IDENTIFIER_SYNTAXES[:2]):
+                if ts and ts not in known:
+                    known.append(ts)
+        contexts = [build_context(sop, ts) for sop, ts in list(syntaxes.items())[:128]]
+        if not contexts:
+            contexts = [build_context("1.2.840.10008.1.1")]
+        events = self.scp.events
+        assoc_id = events.new_id("out")
+
+        def emit(kind: str, detail: str) -> None:
+            events.emit(
+                AssocEvent(
+                    time=time.time(),
+                    assoc_id=assoc_id,
+                    direction="out",
+                    kind=kind,
+                    peer_host=node.host,
+                    peer_port=node.port,
+                    calling_ae=self.scp.ae_title,
+                    called_ae=node.ae_title,
+                    detail=detail,
+                )
+            )
+
+        def on_open(event: Any) -> None:
+            sock = event.assoc.dul.socket
+            raw = sock.socket if sock is not None else None
+            if raw is not None:
+                with contextlib.suppress(OSError):
+                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            event.assoc.dcmtui_parent = parent
+            self._sender(event.assoc, counts, "C-MOVE")
+
+        handlers = [
+            (evt.EVT_CONN_OPEN, on_open),
+            (
+                evt.EVT_ESTABLISHED,
+                lambda e: emit("accepted", f"C-MOVE sub-association to {node.name}"),
+            ),
+            (
+                evt.EVT_REJECTED,
+                lambda e: emit("rejected", "the move destination rejected us"),
+            ),
+            (
+                evt.EVT_RELEASED,
+                lambda e: emit("released", f"{counts.completed} objects sent"),
+            ),
+            (evt.EVT_ABORTED, lambda e: emit("aborted", "the sub-association aborted")),
+        ]
+        kwargs: dict[str, Any] = {"contexts": contexts, "evt_handlers": handlers}
+        if node.tls:
+            from dcmtui.services.scu import tls_args
+
+            kwargs["tls_args"] = tls_args(node)
+        if node.max_pdu:
+            kwargs["max_pdu"] = node.max_pdu
+        return kwargs
+
+
+_HOSTS: dict[str, set[str]] = {}
+_HOSTS_LOCK = threading.Lock()
+
+
+def _same_host(name: str, address: str) -> bool:
+    """True when ``name`` (a host name or address) resolves to ``address``."""
+    with _HOSTS_LOCK:
+        known = _HOSTS.get(name)
+    if known is None:
+        try:
+            known = {str(info[4][0]) for info in socket.getaddrinfo(name, None)}
+        except OSError:
+            known = {name}
+        with _HOSTS_LOCK:
+            _HOSTS[name] = known
+    return address in known
