@@ -17,6 +17,7 @@ from dcmtui.config import Settings
 from dcmtui.screens.assoc_log import AssocLogScreen
 from dcmtui.screens.browser import FilesScreen
 from dcmtui.screens.modals import HelpScreen, binding_rows
+from dcmtui.screens.nodes import NodesScreen
 from dcmtui.services.container import Services
 
 
@@ -38,6 +39,13 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         "Files",
         "Browse and index DICOM files",
         lambda app: FilesScreen(app.services, app.root),
+    ),
+    ModeSpec(
+        "nodes",
+        "3",
+        "Nodes",
+        "The address book: add, edit, echo",
+        lambda app: NodesScreen(app.services),
     ),
     ModeSpec(
         "assoc",

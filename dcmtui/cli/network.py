@@ -126,9 +126,10 @@ def _run_send(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 1 if refused else 0
 
-    async def run() -> SendProgress | None:
+    def run() -> SendProgress | None:
+        # the blocking generator directly: no event loop, no thread hops
         last = None
-        async for progress in sender.send(
+        for progress in sender.send_iter(
             node, args.paths, recursive=args.recurse, resume=not args.no_resume
         ):
             last = progress
@@ -140,7 +141,7 @@ def _run_send(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"{status.state:<9} {visible(status.path)}{detail}", flush=True)
         return last
 
-    last = asyncio.run(run())
+    last = run()
     assert last is not None
     print(
         f"{last.sent} sent ({last.converted} converted, {last.warnings} with "

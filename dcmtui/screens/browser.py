@@ -85,6 +85,13 @@ class FilesScreen(Screen[None]):
             tooltip="Close the filter, or stop the scan",
             id="files.escape",
         ),
+        Binding(
+            "t",
+            "send_marks",
+            "Send",
+            tooltip="Send the marked files to a node",
+            id="files.send",
+        ),
     ]
 
     def __init__(self, services: Services, root: Path) -> None:
@@ -209,6 +216,16 @@ class FilesScreen(Screen[None]):
             return
         self.app.push_screen(
             WarningsScreen([(visible(w.path), visible(w.reason)) for w in warnings])
+        )
+
+    def action_send_marks(self) -> None:
+        """Send the marked files to a node of the address book (asks which)."""
+        from dcmtui.screens.send import pick_and_send
+
+        self.run_worker(
+            pick_and_send(self, self.services, sorted(self.table.marks)),
+            group="send",
+            exit_on_error=False,
         )
 
     def action_rescan(self) -> None:

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from dcmtui.config import Settings
 from dcmtui.services.events import EventBus
 from dcmtui.services.files import Indexer
+from dcmtui.services.nodes import NodeBook
 from dcmtui.services.scp import StoreScp
+from dcmtui.services.scu import Scu
 
 
 @dataclass
@@ -18,6 +20,10 @@ class Services:
     indexer: Indexer = field(init=False)
     events: EventBus = field(default_factory=EventBus)
     """Every association, incoming and outgoing."""
+    nodes: NodeBook = field(init=False)
+    """The address book (nodes.toml)."""
+    scu: Scu = field(init=False)
+    """The network client; its associations go into ``events``."""
     scp: StoreScp = field(init=False)
     """The built-in receiver (not started); its associations go into ``events``."""
 
@@ -27,4 +33,6 @@ class Services:
             follow_symlinks=self.settings.follow_symlinks,
             show_hidden=self.settings.show_hidden,
         )
+        self.nodes = NodeBook.in_folder(self.settings.config_dir)
+        self.scu = Scu(self.events)
         self.scp = StoreScp(self.settings, self.events)

@@ -12,6 +12,7 @@ decoded but the response's status.
 from __future__ import annotations
 
 import contextlib
+import mmap
 import os
 import socket
 import ssl
@@ -286,26 +287,36 @@ class FastAssociation:
         )
         if len(data) < 65536:
             self.sock.sendall(head + bytes(data))
-        else:
-            self.sock.sendall(head)
-            self.sock.sendall(data)
+            return
+        sent = self.sock.sendmsg([head, data])  # one system call, no copy
+        total = len(head) + len(data)
+        if sent < total:  # the rest, the slow way
+            rest = (
+                memoryview(head + bytes(data))[sent:]
+                if sent < len(head)
+                else (memoryview(data)[sent - len(head) :])
+            )
+            self.sock.sendall(rest)
 
     def _send_dataset_file(self, context_id: int, handle: BinaryIO, size: int) -> None:
         limit = self._max_value()
         if size == 0:
             self._send_pdv(context_id, 0x02, b"")
             return
-        remaining = size
-        while remaining > 0:
-            block = handle.read(min(_CHUNK, remaining))
-            if not block:
-                raise OSError("the file is shorter than it was")
-            view = memoryview(block)
-            for start in range(0, len(view), limit):
-                part = view[start : start + limit]
-                last = remaining - start - len(part) <= 0
-                self._send_pdv(context_id, 0x02 if last else 0x00, part)
-            remaining -= len(block)
+        offset = handle.tell()
+        with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            view = memoryview(mapped)
+            try:
+                end = offset + size
+                if len(view) < end:
+                    raise OSError("the file is shorter than it was")
+                for start in range(offset, end, limit):
+                    stop = min(start + limit, end)
+                    self._send_pdv(
+                        context_id, 0x02 if stop >= end else 0x00, view[start:stop]
+                    )
+            finally:
+                view.release()
 
     def store(
         self,

@@ -114,6 +114,9 @@ def tls_args(node: Node) -> tuple[ssl.SSLContext, str] | None:
     return context, ""
 
 
+_tls_args = tls_args  # the old name, still imported elsewhere
+
+
 def _set_nodelay(assoc: Association) -> None:
     with contextlib.suppress(Exception):
         sock = assoc.dul.socket.socket  # type: ignore[union-attr]

@@ -3,6 +3,7 @@ aborted, more than 128 contexts, pre-flight, resume."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -232,3 +233,25 @@ async def test_async_send_progress(
     seen = [p async for p in sender(tmp_path).send(node_for(storescp), files)]
     assert seen[-1].done and seen[-1].sent == 6
     assert seen[-1].mb_per_s > 0
+
+
+def test_large_file_goes_in_many_pdus_intact(tmp_path: Path, storescp: Peer) -> None:
+    """600 KB of pixels over storescp's 16 KB PDUs: streamed from the file."""
+    pixels = os.urandom(548 * 548 * 2)
+    path = write_dicom(
+        tmp_path / "big.dcm",
+        pixels=False,
+        Rows=548,
+        Columns=548,
+        SamplesPerPixel=1,
+        PhotometricInterpretation="MONOCHROME2",
+        BitsAllocated=16,
+        BitsStored=16,
+        HighBit=15,
+        PixelRepresentation=0,
+        PixelData=pixels,
+    )
+    last = run(sender(tmp_path), node_for(storescp), [path])[-1]
+    assert last.sent == 1, last.last
+    (copy,) = received(tmp_path / "in").values()
+    assert copy.PixelData == pixels

@@ -1,0 +1,119 @@
+"""The Nodes screen against a real storescp: add, edit, delete, echo."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dcmtui.app import DcmtuiApp
+from dcmtui.config import load_settings
+from dcmtui.screens.nodes import ConfirmModal, NodeEditModal, NodesScreen
+from dcmtui.services.nodes import NodeBook, parse_address
+from tests.netpeers import Peer, free_port, start_storescp
+
+
+@pytest.fixture
+def storescp(tmp_path: Path) -> Iterator[Peer]:
+    peer = start_storescp(tmp_path / "in")
+    yield peer
+    peer.stop()
+
+
+def make_app(tmp_path: Path) -> DcmtuiApp:
+    (tmp_path / "root").mkdir(exist_ok=True)
+    return DcmtuiApp(load_settings(), root=tmp_path / "root")
+
+
+def book() -> NodeBook:
+    return NodeBook.in_folder(load_settings().config_dir)
+
+
+async def test_add_node_with_validation(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("3")
+        await pilot.pause()
+        assert isinstance(app.screen, NodesScreen)
+        await pilot.press("a")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, NodeEditModal)
+        for key, value in (
+            ("name", "pacs"),
+            ("ae_title", "A\\B"),
+            ("host", "127.0.0.1"),
+            ("port", "104"),
+        ):
+            modal.query_one(f"#f-{key}").value = value  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is modal  # refused: backslash
+        assert "backslash" in str(modal.query_one("#node-error").render())
+        modal.query_one("#f-ae_title").value = "PACS1"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, NodesScreen)
+        assert app.screen.table.row_count == 1
+    assert [n.ae_title for n in book().nodes()] == ["PACS1"]
+
+
+async def test_typing_q_in_a_field_does_not_quit(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("3", "a")
+        await pilot.pause()
+        await pilot.press("q", "a")
+        await pilot.pause()
+        assert isinstance(app.screen, NodeEditModal)
+        assert app.screen.query_one("#f-name").value == "qa"  # type: ignore[attr-defined]
+
+
+async def test_edit_and_delete(tmp_path: Path) -> None:
+    book().add(parse_address("OLD@127.0.0.1:104", name="pacs"))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        await pilot.press("e")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, NodeEditModal)
+        modal.query_one("#f-port").value = "11112"  # type: ignore[attr-defined]
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        node = book().get("pacs")
+        assert node is not None and node.port == 11112
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        await pilot.press("y")
+        await pilot.pause(0.3)
+    assert book().nodes() == []
+
+
+async def test_echo_one_and_all(tmp_path: Path, storescp: Peer) -> None:
+    book().add(parse_address(f"STORESCP@127.0.0.1:{storescp.port}", name="good"))
+    book().add(parse_address(f"NOBODY@127.0.0.1:{free_port()}", name="down"))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        screen = app.screen
+        assert isinstance(screen, NodesScreen)
+        await pilot.press("c")
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "good" in screen.table.echoes:
+                break
+        assert screen.table.echoes["good"].ok
+        await pilot.press("E")
+        for _ in range(200):
+            await pilot.pause(0.05)
+            if "down" in screen.table.echoes and not screen.table.pending:
+                break
+        down = screen.table.echoes["down"]
+        assert not down.ok and "connection refused" in down.detail
+        outgoing = [e for e in app.services.events.history() if e.direction == "out"]
+        assert {"c-echo", "failed"} <= {e.kind for e in outgoing}
