@@ -101,6 +101,17 @@ async def help_screen() -> Path:
     return await _shoot("help", make_app(make_fixed_corpus("help")), drive)
 
 
+async def associations() -> Path:
+    from tests.snapshots.assoc_corpus import fixed_app
+
+    async def drive(pilot: Pilot[None]) -> None:
+        await pilot.press("5")
+        await pilot.pause()
+        await pilot.press("up", "up", "x")
+
+    return await _shoot("associations", fixed_app("shot-assoc"), drive)
+
+
 SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "files": files,
     "files-hierarchy": files_hierarchy,
@@ -108,6 +119,7 @@ SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "dataset": dataset,
     "dicomdir": dicomdir,
     "help": help_screen,
+    "associations": associations,
 }
 
 

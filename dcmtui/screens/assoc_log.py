@@ -330,7 +330,6 @@ class AssocLogScreen(Screen[None]):
         self.outcome_filter = _FILTER_OUTCOMES[(index + 1) % len(_FILTER_OUTCOMES)]
         self.refresh_table()
         self.show_counters()
-        self.notify(f"Outcome: {self.outcome_filter or 'all'}", timeout=2)
 
     def action_expand(self) -> None:
         self.expanded = not self.expanded

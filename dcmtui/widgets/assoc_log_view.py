@@ -18,8 +18,7 @@ COLUMNS = (
     ("start", "Start"),
     ("dir", "Dir"),
     ("peer", "Peer"),
-    ("calling", "Calling AE"),
-    ("called", "Called AE"),
+    ("aes", "Calling → Called AE"),
     ("contexts", "Ctx"),
     ("ops", "Operations"),
     ("instances", "Inst"),
@@ -51,17 +50,16 @@ def row_cells(row: AssocRow) -> list[Text]:
     stamp = time.strftime("%H:%M:%S", time.localtime(row.start))
     contexts = f"{row.accepted_contexts}/{len(row.contexts)}" if row.contexts else ""
     outcome = row.outcome
-    if row.failed_ops and outcome in ("open", "released"):
-        outcome = f"{outcome}, {row.failed_ops} failed"
+    if row.failed_ops and outcome == "released":
+        outcome = f"{row.failed_ops} failed"  # released, but not everything stored
     style = _OUTCOME_STYLE.get(row.outcome, "")
     if row.failed_ops:
         style = "bold red"
     return [
         Text(stamp),
-        Text(row.direction),
+        Text("in" if row.direction == "in" else "out"),
         Text(visible(f"{row.peer_host}:{row.peer_port}" if row.peer_host else "")),
-        Text(visible(row.calling_ae)),
-        Text(visible(row.called_ae)),
+        Text(f"{visible(row.calling_ae)} → {visible(row.called_ae)}"),
         Text(contexts, justify="right"),
         Text(visible(row.operations_text())),
         Text(str(row.instances), justify="right"),
@@ -120,7 +118,7 @@ class AssocLogView(DataTable[Text]):
 
     def rebuild(self, rows: Iterable[AssocRow]) -> None:
         """Show exactly ``rows`` (after a filter change), cursor at the end."""
-        keep = self.current_id
+        keep, follow = self.current_id, self.following
         self.clear()
         self._shown = []
         for row in rows:
@@ -128,9 +126,10 @@ class AssocLogView(DataTable[Text]):
             self._shown.append(row.assoc_id)
         if self._shown:
             target = len(self._shown) - 1
-            if keep in self._shown and not self.following:
+            if keep in self._shown and not follow:
                 target = self._shown.index(keep)
             self.move_cursor(row=target)
+            self.call_after_refresh(self.move_cursor, row=target)
         self.unseen = 0
 
     def apply(self, rows: Iterable[AssocRow]) -> int:

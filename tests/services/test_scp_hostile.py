@@ -58,7 +58,11 @@ async def still_serving(rx: Receiver, tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert not list((rx.store / INCOMING).iterdir())
     assert stored(rx) == []
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["dcmtui-home", "store"]
+    assert top_level(tmp_path) == ["dcmtui-home", "store"]  # nothing outside
+
+
+def top_level(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
 
 
 def pdu(kind: int, body: bytes, length: int | None = None) -> bytes:

@@ -87,7 +87,7 @@ async def test_live_rows_while_storescu_sends(tmp_path: Path) -> None:
         table = screen.table
         assert table.row_count == 1
         cells = [str(c) for c in table.get_row_at(0)]
-        assert cells[1] == "in" and cells[3] == "CT01" and cells[7] == "20"
+        assert cells[1] == "in" and cells[3] == "CT01 → ANY-SCP" and cells[6] == "20"
         assert cells[-1] == "released"
         counters = text_of(screen, "#assoc-counters")
         assert "Associations 1" in counters and "Instances 20" in counters
@@ -151,7 +151,7 @@ async def test_rejections_explained_and_filters(tmp_path: Path) -> None:
         assert "Cause: The sender asked for an AE title that is not ours." in detail
         assert "Fix: " in detail
         cells = [str(c) for c in screen.table.get_row_at(1)]
-        assert cells[3] == "[b]EVIL[/b]"  # shown as text, never as markup
+        assert cells[3] == "[b]EVIL[/b] → WRONG"  # shown as text, never as markup
         assert "Failures 1" in text_of(screen, "#assoc-counters")
         for _ in range(4):  # all -> open -> released -> aborted -> rejected
             await pilot.press("o")
@@ -162,7 +162,7 @@ async def test_rejections_explained_and_filters(tmp_path: Path) -> None:
         await pilot.press("slash")
         await pilot.press(*"GOOD", "enter")
         assert screen.table.row_count == 1
-        assert [str(c) for c in screen.table.get_row_at(0)][3] == "GOOD"
+        assert [str(c) for c in screen.table.get_row_at(0)][3] == "GOOD → DCMTUI"
 
 
 async def test_attach_follows_a_receiver_running_elsewhere(tmp_path: Path) -> None:
