@@ -34,7 +34,7 @@ class RowSource(Protocol):
     def row(self, index: int) -> TagRow: ...
 
 
-_TAG_W, _VR_W, _VM_W, _LEN_W, _NAME_W = 11, 2, 3, 9, 32
+_TAG_W, _VR_W, _VM_W, _LEN_W, _NAME_W = 11, 2, 3, 7, 28
 
 
 def header_text() -> Text:
