@@ -33,10 +33,10 @@ class Command:
 
 def _commands() -> dict[str, Command]:
     """Every headless command, gathered from the modules of this package."""
-    from dcmtui.cli import dump, index, listen, modify, network, nodes
+    from dcmtui.cli import completion, dump, index, listen, modify, network, nodes
 
     commands: dict[str, Command] = {}
-    for module in (index, nodes, network, dump, listen, modify):
+    for module in (index, nodes, network, dump, listen, modify, completion):
         commands.update(module.COMMANDS)
     return commands
 
