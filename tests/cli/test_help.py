@@ -1,0 +1,47 @@
+"""Every command's ``--help`` ends with examples, and the examples parse."""
+
+from __future__ import annotations
+
+import shlex
+
+import pytest
+
+from dcmtui.cli import _command_parser, _commands, main
+
+
+def example_lines(name: str) -> list[list[str]]:
+    """The example command lines of ``name``'s epilog, as argument lists."""
+    lines = []
+    for line in _commands()[name].epilog.splitlines():
+        words = shlex.split(line, comments=True)
+        if words[:2] != ["dcmtui", name]:
+            continue
+        for stop in (">", "|"):
+            if stop in words:
+                words = words[: words.index(stop)]
+        lines.append(words[2:])
+    return lines
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_every_command_has_examples_that_parse(name: str) -> None:
+    epilog = _commands()[name].epilog
+    assert "example" in epilog, f"dcmtui {name} --help has no examples"
+    examples = example_lines(name)
+    assert examples, f"no 'dcmtui {name} ...' line in the examples"
+    parser = _command_parser(name, _commands()[name])
+    for args in examples:
+        parser.parse_args(args)  # SystemExit (a failed test) if it does not parse
+
+
+@pytest.mark.parametrize("name", sorted(_commands()))
+def test_help_shows_the_examples(name: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, "--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: dcmtui {name}")
+    first = next(
+        line for line in _commands()[name].epilog.splitlines() if "dcmtui" in line
+    )
+    assert first in out
