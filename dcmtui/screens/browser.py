@@ -92,6 +92,14 @@ class FilesScreen(Screen[None]):
             tooltip="Send the marked files to a node",
             id="files.send",
         ),
+        Binding(
+            "b",
+            "batch_modify",
+            "Batch modify",
+            tooltip="Apply one change to every marked file",
+            id="files.batch-modify",
+            show=False,
+        ),
     ]
 
     def __init__(self, services: Services, root: Path) -> None:
@@ -227,6 +235,15 @@ class FilesScreen(Screen[None]):
             group="send",
             exit_on_error=False,
         )
+
+    def action_batch_modify(self) -> None:
+        """Apply one change (modify, insert, erase) to every marked file."""
+        from dcmtui.screens.batch import BatchModifyScreen
+
+        if not self.table.marks:
+            self.notify("Mark files first (space, m, M)", severity="warning")
+            return
+        self.app.push_screen(BatchModifyScreen(self.services, sorted(self.table.marks)))
 
     def action_rescan(self) -> None:
         self.load_and_scan()
