@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -114,12 +115,20 @@ def _count(path: Path) -> int:
     return 1 if path.is_file() else sum(1 for p in path.rglob("*") if p.is_file())
 
 
-def _timed(argv: list[str], env: dict[str, str]) -> float:
+def _timed(
+    argv: list[str], env: dict[str, str], inner: list[float] | None = None
+) -> float:
+    """Wall time of a whole process; ``inner`` gets dcmtui's own send time
+    (its summary ends with ``in X s``: association to release, no start-up)."""
     start = time.perf_counter()
     proc = subprocess.run(argv, env=env, capture_output=True, text=True)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"{argv[0]} failed ({proc.returncode}): {proc.stderr[-800:]}")
+    if inner is not None:
+        match = re.search(r" in ([0-9.]+) s\s*$", proc.stdout)
+        if match:
+            inner.append(float(match.group(1)))
     return elapsed
 
 
@@ -147,12 +156,12 @@ def bench(target: Path, port: int, reps: int, home: Path) -> dict[str, float]:
         "-q",
         "--no-resume",
     ]
-    times: dict[str, list[float]] = {"storescu": [], "dcmtui": []}
+    times: dict[str, list[float]] = {"storescu": [], "dcmtui": [], "dcmtui_inner": []}
     _timed(storescu, env)  # warm the page cache
     for _ in range(reps):
         times["storescu"].append(_timed(storescu, env))
-        times["dcmtui"].append(_timed(dcmtui, dcmtui_env))
-    return {name: statistics.median(values) for name, values in times.items()}
+        times["dcmtui"].append(_timed(dcmtui, dcmtui_env, times["dcmtui_inner"]))
+    return {name: statistics.median(values) for name, values in times.items() if values}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -200,6 +209,8 @@ def main(argv: list[str] | None = None) -> int:
                 row[f"{who}_files_s"] = files / seconds
                 row[f"{who}_mb_s"] = size / 1e6 / seconds
             row["ratio"] = medians["storescu"] / medians["dcmtui"]
+            if "dcmtui_inner" in medians:
+                row["ratio_inner"] = medians["storescu"] / medians["dcmtui_inner"]
             results.append(row)
     finally:
         os.killpg(scp.pid, signal.SIGTERM)
@@ -217,6 +228,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['dcmtui_mb_s']:6.1f} MB/s) | dcmtui/storescu speed "
                 f"{r['ratio']:.2f}x"
             )
+            if "ratio_inner" in r:
+                print(
+                    f"       dcmtui send time without interpreter start-up "
+                    f"{r['dcmtui_inner_s']:.2f} s "
+                    f"({r['files'] / r['dcmtui_inner_s']:.1f} files/s, "
+                    f"{r['mb'] / r['dcmtui_inner_s']:.1f} MB/s): "
+                    f"{r['ratio_inner']:.2f}x storescu's whole process"
+                )
     return 0
 
 

@@ -17,6 +17,7 @@ from dcmtui.config import Settings
 from dcmtui.screens.assoc_log import AssocLogScreen
 from dcmtui.screens.browser import FilesScreen
 from dcmtui.screens.modals import HelpScreen, binding_rows
+from dcmtui.screens.network import QueryScreen
 from dcmtui.screens.nodes import NodesScreen
 from dcmtui.services.container import Services
 
@@ -46,6 +47,13 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         "Nodes",
         "The address book: add, edit, echo",
         lambda app: NodesScreen(app.services),
+    ),
+    ModeSpec(
+        "query",
+        "4",
+        "Query/Retrieve",
+        "C-FIND a node, drill down, retrieve by C-MOVE or C-GET",
+        lambda app: QueryScreen(app.services),
     ),
     ModeSpec(
         "assoc",

@@ -351,12 +351,21 @@ class Scu:
                 for cx in assoc.rejected_contexts
             ]
             listed = "; ".join(rejected[:4]) + (" ..." if len(rejected) > 4 else "")
+            fix = (
+                "Configure the node to accept this SOP class and transfer "
+                "syntax, or convert the files to a transfer syntax it accepts"
+            )
+            if what in ("C-ECHO", "C-FIND", "C-MOVE", "C-GET"):
+                fix = (
+                    f"The node does not offer {what} with this information "
+                    "model: try the other root model, or check the node's "
+                    "configuration"
+                )
             return AssociationFailed(
                 node,
                 "no presentation context accepted: the node supports none of "
                 f"the SOP classes and transfer syntaxes proposed ({listed})",
-                "Configure the node to accept this SOP class and transfer "
-                "syntax, or convert the files to a transfer syntax it accepts",
+                fix,
             )
         if time.monotonic() - started >= self.timeout - 0.05:
             return AssociationFailed(
