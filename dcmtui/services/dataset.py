@@ -39,7 +39,7 @@ MAX_DEPTH = 64
 """Sequences nested deeper than this make a file damaged (pydicom recurses)."""
 MAP_ABOVE = 32 * 1024 * 1024
 """Files bigger than this are memory-mapped instead of read whole."""
-MAX_INFLATED = 512 * 1024 * 1024
+MAX_INFLATED = 128 * 1024 * 1024
 """A deflated data set that inflates past this is a decompression bomb."""
 
 EXPLICIT_LE = "1.2.840.10008.1.2.1"

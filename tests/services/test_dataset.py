@@ -220,3 +220,44 @@ def big_dataset(path: Path, elements: int) -> Path:
             block.add_new(n, "LO", f"private {i}.{n}")
         items.append(item)
     return write_dicom(path, ReferencedImageSequence=items)
+
+
+def test_decompression_bomb_is_bounded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    import dcmtui.services.dataset as dataset
+
+    path = write_dicom(tmp_path / "a.dcm", pixels=False)
+    from pydicom import dcmread
+
+    ds = dcmread(path)
+    ds.EncapsulatedDocument = bytes(4 * 1024 * 1024)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
+    assert path.stat().st_size < 64 * 1024
+    assert not parse(path).damaged
+    monkeypatch.setattr(dataset, "MAX_INFLATED", 1024 * 1024)
+    assert "inflates past" in parse(path).damaged
+
+
+def test_iso2022_edit_keeps_escapes(tmp_path: Path) -> None:
+    from pydicom.data import get_charset_files
+
+    from dcmtui.services.edit import open_document
+
+    source = next(Path(f) for f in get_charset_files() if f.endswith("chrH31.dcm"))
+    path = tmp_path / "jp.dcm"
+    path.write_bytes(source.read_bytes())
+    doc = open_document(path)
+    pn = next(e for e in doc.current.data if e.tag == 0x00100010)
+    doc.set_value(pn, "ヤマダ^タロウ=山田^太郎=やまだ^たろう")
+    new = next(e for e in doc.current.data if e.tag == 0x00100010)
+    raw = bytes(doc.current.buf[new.vstart : new.end])
+    assert b"\x1b$B" in raw and b"\x1b(B" in raw
+    view = DatasetView(doc.current)
+    i = view.find("(0010,0010)", 0)
+    assert (
+        i is not None and view.row(i).value == "ヤマダ^タロウ=山田^太郎=やまだ^たろう"
+    )
