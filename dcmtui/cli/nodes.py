@@ -41,6 +41,13 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     remove.add_argument("name")
 
 
+def _absolute(path: str) -> str:
+    """A TLS file as an absolute path (nodes.toml is read from anywhere)."""
+    from pathlib import Path
+
+    return str(Path(path).expanduser().resolve()) if path else ""
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
     from dcmtui.services.nodes import NodeBook, parse_address
     from dcmtui.services.text import visible
@@ -67,9 +74,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
         node = replace(
             parse_address(args.address, name=args.name),
             calling_ae=args.calling_ae,
-            tls_ca=args.tls_ca,
-            tls_cert=args.tls_cert,
-            tls_key=args.tls_key,
+            tls_ca=_absolute(args.tls_ca),
+            tls_cert=_absolute(args.tls_cert),
+            tls_key=_absolute(args.tls_key),
             transfer_syntaxes=tuple(args.ts),
             max_pdu=args.max_pdu,
             retrieve=args.retrieve,

@@ -111,7 +111,7 @@ def tls_args(node: Node) -> tuple[ssl.SSLContext, str] | None:
         context.verify_mode = ssl.CERT_NONE
     if node.tls_cert:
         context.load_cert_chain(node.tls_cert, node.tls_key or None)
-    return context, ""
+    return context, node.host
 
 
 _tls_args = tls_args  # the old name, still imported elsewhere
