@@ -102,6 +102,8 @@ class _Assoc:
     timer: threading.Timer | None = None
     raw_socket: socket.socket | None = None
     pipe: tuple[int, int] | None = None
+    fast: bool = False
+    """Only storage and verification: P-DATA is read by the fast path."""
     """Read and write ends of the pipe that wakes the DUL reactor."""
 
 
@@ -369,6 +371,10 @@ class StoreScp:
         self._status = ReceiverStatus()
         self._stopping = False
         self._post: _PostStore | None = None
+        self.fast_path = True
+        """Read C-STORE/C-ECHO off the socket ourselves (services.scp_fast)."""
+        self.fast_objects = 0
+        """Objects received by the fast path (the rest went through pynetdicom)."""
         self.extensions: list[Any] | None = None
         """Other services on the same port (query/retrieve, worklist: see
         services.qrscp); None: the default ones, attached at start()."""
@@ -593,6 +599,7 @@ class StoreScp:
                 _SPOOLERS[assoc.dul] = (self.store, state)
             if raw is not None:
                 self._wake_up_reactors(assoc, raw, state)
+                self._install_fast_reader(assoc, state)
             # The end of the association thread is the one sure end of every
             # connection (pynetdicom does not always trigger EVT_CONN_CLOSE).
             target = assoc._target
@@ -632,6 +639,38 @@ class StoreScp:
         dul.send_pdu = send_and_wake
         _WAITERS[dul] = _dul_waiter(raw.fileno(), wake_r)
         _WAITERS[assoc] = _queue_waiter(assoc.dimse.msg_queue)
+
+    def _install_fast_reader(self, assoc: Any, state: _Assoc) -> None:
+        from dcmtui.services.scp_fast import FastReader
+
+        dul = assoc.dul
+
+        def enabled() -> bool:
+            return state.fast and dul.state_machine.current_state == "Sta6"
+
+        def new_spool(sop_class: str, sop_uid: str, syntax: str) -> Spool:
+            spool = self.store.new_spool()
+            state.spools.add(spool)
+            meta = _LazyMeta(
+                {
+                    "sop_class_uid": sop_class,
+                    "sop_instance_uid": sop_uid,
+                    "transfer_syntax": syntax,
+                },
+                dict,
+            )
+            spool.write(b"\0" * 128 + b"DICM" + meta.encode())
+            return spool
+
+        def stored(spool: Spool, sop_uid: str) -> int:
+            state.spools.discard(spool)
+            self.fast_objects += 1
+            return self._store_spool(state, spool, sop_uid)
+
+        def echoed() -> None:
+            self._emit(state, "c-echo", status=0)
+
+        dul._read_pdu_data = FastReader(dul, enabled, new_spool, stored, echoed)
 
     @staticmethod
     def _peer_gone(assoc: Any, state: _Assoc) -> None:
@@ -756,6 +795,10 @@ class StoreScp:
             for extension in self.extensions or ():
                 supported = extension.contexts(assoc, state.calling, supported)
             assoc.acceptor.supported_contexts = supported
+            ours = {str(cx.abstract_syntax) for cx in self._contexts_for(contexts)}
+            state.fast = self.fast_path and all(
+                str(cx.abstract_syntax) in ours for cx in supported
+            )
         except Exception:
             LOGGER.exception("receiver: association request handling failed")
 
@@ -893,6 +936,10 @@ class StoreScp:
                 state, CANNOT_UNDERSTAND, "no data set received", 0
             )
         state.spools.discard(spool)
+        return self._store_spool(state, spool, sop_uid)
+
+    def _store_spool(self, state: _Assoc, spool: Spool, sop_uid: str) -> int:
+        """Place a received object in the store; return the DIMSE status."""
         spool.close()
         if spool.problem:
             spool.discard()

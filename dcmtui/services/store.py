@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import filecmp
 import hashlib
 import itertools
@@ -24,6 +25,7 @@ import struct
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from dcmtui.models import FileRecord
 
@@ -83,7 +85,9 @@ class Spool:
     C-STORE handler can answer 0xA700 instead of storing a partial object.
     """
 
-    def __init__(self, path: Path, max_bytes: int, problem: str = "") -> None:
+    def __init__(
+        self, path: Path, max_bytes: int, problem: str = "", fd: int | None = None
+    ) -> None:
         self.path = path
         self.name = str(path)
         self.file = self  # pynetdicom calls ``.file.flush()`` after each write
@@ -91,7 +95,11 @@ class Spool:
         self.problem = problem
         """Why this object cannot be stored; empty while all is well."""
         self._max = max_bytes
-        self._f = None if problem else open(path, "wb", buffering=1 << 20)  # noqa: SIM115
+        self._f = (
+            None
+            if problem
+            else open(path if fd is None else fd, "wb", buffering=1 << 20)  # noqa: SIM115
+        )
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append ``data``; never raises (a failure is kept in ``problem``)."""
@@ -197,10 +205,10 @@ class Store:
         while True:
             path = self.incoming / f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part"
             try:
-                os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             except FileExistsError:  # left by an earlier process with our pid
                 continue
-            return Spool(path, self.max_object_bytes)
+            return Spool(path, self.max_object_bytes, fd=fd)
 
     def commit(self, spool: Spool, sop_uid: str, record: FileRecord) -> Placed:
         """Move a complete spool file to its place in the store.
@@ -237,6 +245,8 @@ class Store:
         candidate = dest
         while True:
             try:
+                if _rename_noreplace(src, candidate):
+                    return Placed(candidate, "stored" if n == 0 else "kept")
                 os.link(src, candidate)
             except FileExistsError:
                 if _same_file(src, candidate):
@@ -252,6 +262,49 @@ class Store:
                 return Placed(candidate, "stored" if n == 0 else "kept")
             os.unlink(src)
             return Placed(candidate, "stored" if n == 0 else "kept")
+
+
+_libc_renameat2: Any = None
+
+
+def _rename_noreplace(src: Path, dest: Path) -> bool:
+    """Rename, failing if ``dest`` exists (Linux renameat2 RENAME_NOREPLACE).
+
+    Returns:
+        True when renamed; False when the system cannot do it (use link).
+
+    Raises:
+        FileExistsError: ``dest`` exists.
+    """
+    global _libc_renameat2
+    if _libc_renameat2 is None:
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            _libc_renameat2 = libc.renameat2
+            _libc_renameat2.argtypes = [
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_int,
+                ctypes.c_char_p,
+                ctypes.c_uint,
+            ]
+        except (OSError, AttributeError):
+            _libc_renameat2 = False
+    if _libc_renameat2 is False:
+        return False
+    import ctypes
+
+    at_fdcwd, noreplace = -100, 1
+    if _libc_renameat2(at_fdcwd, bytes(src), at_fdcwd, bytes(dest), noreplace) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err == errno.EEXIST:
+        raise FileExistsError(err, os.strerror(err), str(dest))
+    if err in (errno.ENOSYS, errno.EINVAL, errno.ENOTSUP):
+        return False
+    raise OSError(err, os.strerror(err), str(dest))
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -78,11 +78,14 @@ def make_settings(tmp_path: Path, **receiver: Any) -> Settings:
     return replace(base, receiver=cfg)
 
 
-async def start_receiver(settings: Settings, store: Path) -> Receiver:
+async def start_receiver(
+    settings: Settings, store: Path, *, fast: bool = True
+) -> Receiver:
     bus = EventBus()
     events: list[AssocEvent] = []
     bus.add_sink(events.append)
     scp = StoreScp(settings, bus, store_dir=store)
+    scp.fast_path = fast
     await scp.start()
     return Receiver(scp, events)
 
@@ -157,9 +160,19 @@ async def test_echo_answers(receiver: Receiver) -> None:
     assert receiver.events[1].contexts[0].result == "accepted"
 
 
-async def test_many_files_arrive_intact_and_indexed(
-    receiver: Receiver, tmp_path: Path
-) -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "pynetdicom"])
+async def test_many_files_arrive_intact_and_indexed(fast: bool, tmp_path: Path) -> None:
+    receiver = await start_receiver(
+        make_settings(tmp_path), tmp_path / "store", fast=fast
+    )
+    try:
+        await check_many_files(receiver, tmp_path)
+        assert receiver.scp.fast_objects == (30 if fast else 0)
+    finally:
+        await receiver.scp.stop(grace=1)
+
+
+async def check_many_files(receiver: Receiver, tmp_path: Path) -> None:
     src = tmp_path / "src"
     sent = [
         write_dicom(src / f"f{i}.dcm", implicit=i % 2 == 1, PatientID=f"P{i % 3}")

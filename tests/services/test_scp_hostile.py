@@ -232,3 +232,20 @@ async def test_min_free_disk_refuses_before_writing(
         assert (await echo(rx)).returncode == 0
     finally:
         await rx.scp.stop(grace=1)
+
+
+async def test_broken_p_data_aborts_only_that_association(
+    rx: Receiver, tmp_path: Path
+) -> None:
+    from pynetdicom import AE
+
+    ae = AE(ae_title="BROKEN")
+    ae.add_requested_context("1.2.840.10008.5.1.4.1.1.2")
+    assoc = await asyncio.to_thread(ae.associate, "127.0.0.1", rx.port)
+    assert assoc.is_established
+    # a data set fragment with no command before it (PDV: context 1, data, last)
+    pdv = (6).to_bytes(4, "big") + bytes([1, 0x02]) + b"XXXX"
+    assoc.dul.socket.socket.sendall(pdu(0x04, pdv))
+    await rx.wait_for("aborted")
+    await asyncio.to_thread(assoc.abort)
+    await still_serving(rx, tmp_path)
