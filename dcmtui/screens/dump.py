@@ -211,33 +211,45 @@ class DumpScreen(Screen[None]):
     @work(exclusive=True, group="load", exit_on_error=False)
     async def load(self) -> None:
         """Walk the file in a thread and show its rows."""
-        from dcmtui.services.edit import open_document
+
+        def open_and_list() -> tuple[Document, DatasetView]:
+            # Both in the thread: the walk and the list of rows to show.
+            from dcmtui.services.edit import open_document
+
+            doc = open_document(self.path)
+            return doc, self._make_view(doc)
 
         try:
-            doc = await asyncio.to_thread(open_document, self.path)
+            doc, view = await asyncio.to_thread(open_and_list)
         except (RecursionError, MemoryError) as exc:
             self._show_banner(f"Cannot open: {type(exc).__name__}; the file is damaged")
             return
         self.doc = doc
         if why := doc.readonly_reason:
             self._show_banner(why.capitalize())
-        self._refresh_view(0)
+        self._refresh_view(0, view)
         # Prepare find in the background, once the first rows are on screen.
         if self.view is not None:
             await asyncio.to_thread(self.view.search_index)
 
-    def _refresh_view(self, cursor: int | None = None) -> None:
+    def _make_view(self, doc: Document) -> DatasetView:
         from dcmtui.services.dataset_view import DatasetView
 
+        same = self.view is not None and self.view.parsed is doc.current
+        return DatasetView(
+            doc.current,
+            private=self._toggles["private"],
+            meta=self._toggles["meta"],
+            group_lengths=self._toggles["lengths"],
+            collapsed=self.view.collapsed if same and self.view else None,
+        )
+
+    def _refresh_view(
+        self, cursor: int | None = None, view: DatasetView | None = None
+    ) -> None:
         if self.doc is None:
             return
-        view = DatasetView(self.doc.current)
-        view.show_private = self._toggles["private"]
-        view.show_meta = self._toggles["meta"]
-        view.show_group_lengths = self._toggles["lengths"]
-        if self.view is not None and self.view.parsed is self.doc.current:
-            view.collapsed = self.view.collapsed
-        view.refresh()
+        view = view or self._make_view(self.doc)
         self.view = view
         self.table.edited = {
             _last_tag(c.path) for c in self.doc.changes if c.kind != "add item"

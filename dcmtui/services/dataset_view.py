@@ -380,12 +380,20 @@ def pixel_summary(parsed: Parsed, elem: Elem) -> str:
 class DatasetView:
     """The rows shown for one parsed file, with collapse state and filters."""
 
-    def __init__(self, parsed: Parsed) -> None:
+    def __init__(
+        self,
+        parsed: Parsed,
+        *,
+        private: bool = True,
+        meta: bool = True,
+        group_lengths: bool = True,
+        collapsed: set[int] | None = None,
+    ) -> None:
         self.parsed = parsed
-        self.show_private = True
-        self.show_meta = True
-        self.show_group_lengths = True
-        self.collapsed: set[int] = set()
+        self.show_private = private
+        self.show_meta = meta
+        self.show_group_lengths = group_lengths
+        self.collapsed: set[int] = collapsed if collapsed is not None else set()
         """ids of collapsed sequences and items."""
         self.nodes: list[tuple[int, Elem | Item]] = []
         self._cache: dict[int, TagRow] = {}
