@@ -100,6 +100,14 @@ class FilesScreen(Screen[None]):
             id="files.batch-modify",
             show=False,
         ),
+        Binding(
+            "p",
+            "preview",
+            "Preview",
+            tooltip="Show the image of the file under the cursor",
+            id="files.preview",
+            show=False,
+        ),
     ]
 
     def __init__(self, services: Services, root: Path) -> None:
@@ -244,6 +252,15 @@ class FilesScreen(Screen[None]):
             self.notify("Mark files first (space, m, M)", severity="warning")
             return
         self.app.push_screen(BatchModifyScreen(self.services, sorted(self.table.marks)))
+
+    def action_preview(self) -> None:
+        """Open the image preview of the file under the cursor."""
+        from dcmtui.screens.preview import PreviewScreen
+
+        if (path := self.table.current_path) is None:
+            self.notify("No file under the cursor.", severity="warning", timeout=3)
+            return
+        self.app.push_screen(PreviewScreen(self.services, Path(path)))
 
     def action_rescan(self) -> None:
         self.load_and_scan()

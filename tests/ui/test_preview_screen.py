@@ -1,0 +1,112 @@
+"""The preview screen: keys for window, presets, frames, fit; errors shown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from textual.widgets import Static
+
+from dcmtui.screens.preview import PreviewScreen, render_cells
+from dcmtui.services.pixels import open_pixels
+from dcmtui.services.render import HALF_BLOCK
+from tests.factories import write_dicom
+from tests.imaging import gradient, write_image
+from tests.ui.helpers import make_app, wait_scanned
+
+
+def _busy(screen: PreviewScreen) -> bool:
+    return any(w.is_running for w in screen.app.workers if w.node is screen)
+
+
+async def _ready(pilot: object, screen: PreviewScreen) -> None:
+    for _ in range(100):
+        await pilot.pause(0.02)  # type: ignore[attr-defined]
+        if screen.view.cells and not _busy(screen):
+            return
+        if screen.query_one("#message", Static).display:
+            return
+    raise AssertionError("the preview did not draw")
+
+
+def _info(screen: PreviewScreen) -> str:
+    return str(screen.query_one("#info", Static).render())
+
+
+async def test_keys_step_frames_and_move_the_window(tmp_path: Path) -> None:
+    path = write_image(
+        tmp_path / "mf.dcm",
+        gradient(frames=3),
+        WindowCenter=[1000, 3000],
+        WindowWidth=[400, 800],
+        WindowCenterWidthExplanation=["SOFT", "BONE"],
+    )
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = PreviewScreen(app.services, path)
+        await app.push_screen(screen)
+        await _ready(pilot, screen)
+        assert "frame 1/3" in _info(screen) and "SOFT" in _info(screen)
+        first = screen.view.cells
+        await pilot.press("n", "n", "n")
+        await _ready(pilot, screen)
+        assert screen.frame == 2 and "frame 3/3" in _info(screen)
+        assert screen.view.cells != first
+        await pilot.press("b")
+        assert screen.frame == 1
+        await pilot.press("w")
+        await _ready(pilot, screen)
+        assert screen.window is not None and screen.window.name == "BONE"
+        await pilot.press("up")
+        assert screen.window.center == 3000 + 800 / 20
+        await pilot.press("right")
+        assert screen.window.width == 800 + 80
+        await pilot.press("a")
+        assert screen.window.name == "full range"
+        await pilot.press("f")
+        await _ready(pilot, screen)
+        assert not screen.fit and "1:1" in _info(screen)
+        await pilot.press("i")
+        await _ready(pilot, screen)
+        assert "inverted" in _info(screen)
+        await pilot.press("escape")
+        assert not isinstance(app.screen, PreviewScreen)
+
+
+async def test_a_file_without_pixels_shows_why(tmp_path: Path) -> None:
+    path = write_dicom(tmp_path / "np.dcm", pixels=False)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = PreviewScreen(app.services, path)
+        await app.push_screen(screen)
+        await _ready(pilot, screen)
+        message = screen.query_one("#message", Static)
+        assert message.display and "no pixel data" in str(message.render())
+
+
+def test_render_cells_fits_or_crops(tmp_path: Path) -> None:
+    source = open_pixels(write_image(tmp_path / "g.dcm", gradient(200, 100)))
+    fitted = render_cells(source, 0, None, 80, 20)
+    assert len(fitted) == 20 and len(fitted[0]) == 20  # 40x20 px -> 20 cols
+    one = render_cells(source, 0, None, 80, 20, fit=False)
+    assert len(one) == 20 and len(one[0]) == 80
+    assert all(cell[0] == HALF_BLOCK for row in one for cell in row)
+    inverted = render_cells(source, 0, None, 80, 20, invert=True)
+    assert np.array_equal(
+        255 - np.array([[c[1] for c in r] for r in fitted]),
+        np.array([[c[1] for c in r] for r in inverted]),
+    )
+
+
+async def test_p_in_the_files_screen_previews_the_cursor_row(tmp_path: Path) -> None:
+    write_image(tmp_path / "only.dcm")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_scanned(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PreviewScreen)
+        assert screen.path == tmp_path / "only.dcm"
+        await _ready(pilot, screen)
+        assert screen.view.cells
