@@ -69,7 +69,7 @@ def _run_echo(args: argparse.Namespace, settings: Settings) -> int:
     _show_dcmtk(args, dcmtk_cmd.echoscu(node, scu.calling_for(node)))
     failed = 0
     for _ in range(max(1, args.repeat)):
-        result = asyncio.run(scu.echo(node))
+        result = scu.echo_sync(node)
         if result.ok:
             print(f"{visible(node.address)}: C-ECHO OK in {result.ms:.1f} ms")
         else:

@@ -15,11 +15,13 @@ import contextlib
 import mmap
 import os
 import socket
-import ssl
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
+
+if TYPE_CHECKING:
+    import ssl
 
 IMPLEMENTATION_UID = "1.2.826.0.1.3680043.10.1453.1"
 IMPLEMENTATION_VERSION = "DCMTUI"
@@ -182,7 +184,7 @@ class FastAssociation:
         if tls is not None:
             try:
                 sock = tls.wrap_socket(sock, server_hostname=None)
-            except (OSError, ssl.SSLError) as exc:
+            except OSError as exc:  # ssl.SSLError is an OSError
                 sock.close()
                 raise ConnectFailed(f"TLS handshake failed: {exc}") from exc
         assoc = cls(sock, 0, [])
@@ -377,6 +379,25 @@ class FastAssociation:
         status = struct.unpack("<H", status_raw[:2])[0] if status_raw else None
         comment = response.get(0x0902, b"").rstrip(b"\0 ").decode("latin-1")
         return status, comment
+
+    def echo(self, context_id: int) -> int | None:
+        """Send a C-ECHO; return its status.
+
+        Raises:
+            Aborted: The association was lost.
+        """
+        self._message_id = (self._message_id % 0xFFFF) + 1
+        elements = (
+            _element(0x0002, _uid("1.2.840.10008.1.1"))
+            + _element(0x0100, struct.pack("<H", 0x0030))
+            + _element(0x0110, struct.pack("<H", self._message_id))
+            + _element(0x0800, struct.pack("<H", 0x0101))
+        )
+        command = _element(0x0000, struct.pack("<I", len(elements))) + elements
+        self._send_pdv(context_id, 0x03, command)
+        response = self._read_command()
+        raw = response.get(0x0900)
+        return struct.unpack("<H", raw[:2])[0] if raw else None
 
     # -- ending --------------------------------------------------------------
 

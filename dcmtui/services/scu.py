@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import logging
 import socket
-import ssl
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -24,8 +23,12 @@ from dcmtui.services.events import EventBus
 from dcmtui.services.nodes import DEFAULT_CALLING_AE
 
 if TYPE_CHECKING:
+    import ssl
+
     from pynetdicom.association import Association
     from pynetdicom.presentation import PresentationContext
+
+    from dcmtui.services.dimse_fast import FastAssociation, Proposal
 
 LOGGER = logging.getLogger(__name__)
 MAX_CONTEXTS = 128
@@ -33,6 +36,7 @@ DEFAULT_MAX_PDU = 1_048_576
 """The PDU size we accept when the node sets none: large PDUs cost less."""
 
 VERIFICATION = "1.2.840.10008.1.1"
+IMPLICIT_LE = "1.2.840.10008.1.2"
 
 
 class AssociationFailed(DcmtuiError):
@@ -101,6 +105,13 @@ _REJECT_REASONS: dict[tuple[int, int], tuple[str, str]] = {
 
 
 def tls_args(node: Node) -> tuple[ssl.SSLContext, str] | None:
+    """The TLS context for ``node`` (None without TLS).
+
+    Raises:
+        OSError: A file cannot be read (ssl.SSLError is one).
+    """
+    import ssl
+
     if not node.tls:
         return None
     context = ssl.create_default_context(
@@ -146,8 +157,6 @@ def _probe(host: str, port: int, timeout: float) -> tuple[str, str]:
             f"unknown host {host!r}",
             "Check the host name in the address book, or use an IP address",
         )
-    except ssl.SSLError as exc:
-        return (f"TLS handshake failed: {exc.reason or exc}", "Check the TLS settings")
     except OSError as exc:
         return (
             f"cannot connect to {host}:{port}: {exc.strerror or exc}",
@@ -283,7 +292,7 @@ class Scu:
         started = time.monotonic()
         try:
             tls = tls_args(node)
-        except (OSError, ssl.SSLError) as exc:
+        except OSError as exc:  # ssl.SSLError is an OSError
             cause = f"cannot load the TLS files: {exc}"
             self._emit(assoc_id, node, "failed", detail=cause)
             raise AssociationFailed(
@@ -430,33 +439,144 @@ class Scu:
             "cannot handle",
         )
 
+    def open_fast(
+        self, node: Node, proposals: list[Proposal], what: str
+    ) -> tuple[FastAssociation, str]:
+        """Open an association with the small upper layer of dimse_fast;
+        every outcome goes to the event bus.
+
+        Raises:
+            AssociationFailed: Not connected, rejected, aborted, or nothing
+                accepted (the cause says "no presentation context accepted").
+        """
+        from dcmtui.models import ContextResult
+        from dcmtui.services.dimse_fast import (
+            CONTEXT_RESULTS,
+            Aborted,
+            ConnectFailed,
+            FastAssociation,
+            Rejected,
+        )
+
+        scu = self
+        assoc_id = scu.events.new_id("out")
+        scu._emit(assoc_id, node, "requested", detail=what)
+        started = time.monotonic()
+        try:
+            tls = tls_args(node)
+        except OSError as exc:  # ssl.SSLError is an OSError
+            words = f"cannot load the TLS files: {exc}"
+            scu._emit(assoc_id, node, "failed", detail=words)
+            raise AssociationFailed(
+                node, words, "Check the CA, certificate and key paths of this node"
+            ) from exc
+        try:
+            assoc = FastAssociation.request(
+                node.host,
+                node.port,
+                calling=scu.calling_for(node),
+                called=node.ae_title,
+                proposals=proposals,
+                timeout=scu.timeout,
+                tls=tls[0] if tls else None,
+            )
+        except ConnectFailed as exc:
+            failure = scu.connect_failure(node)
+            kind = "failed"
+            cause: BaseException = exc
+        except Rejected as exc:
+            failure = scu.reject_failure(node, exc.result, exc.source, exc.reason)
+            kind = "rejected"
+            cause = exc
+        except Aborted as exc:
+            if time.monotonic() - started >= scu.timeout - 0.05:
+                failure = AssociationFailed(
+                    node,
+                    "the node accepted the connection but did not answer the "
+                    f"association request within {scu.timeout:g} s",
+                    "Check that this port speaks DICOM (not TLS or HTTP), and "
+                    "that the node is not overloaded",
+                )
+            else:
+                failure = AssociationFailed(
+                    node,
+                    "the node aborted or closed the connection without answering "
+                    "the association request",
+                    "Check the node's log: it may refuse our AE title, address "
+                    "or TLS settings, or be overloaded",
+                )
+            kind = "failed"
+            cause = exc
+        except OSError as exc:  # TLS files unreadable, for one
+            failure = AssociationFailed(
+                node, f"cannot set up the connection: {exc}", "Check the TLS files"
+            )
+            kind = "failed"
+            cause = exc
+        else:
+            results = tuple(
+                ContextResult(
+                    cx.abstract_syntax,
+                    cx.transfer_syntax or "\\".join(cx.proposed),
+                    CONTEXT_RESULTS.get(cx.result, "rejected"),
+                )
+                for cx in assoc.contexts
+            )
+            if not any(cx.result == 0 for cx in assoc.contexts):
+                assoc.abort()
+                listed = "; ".join(
+                    f"{_uid_name(cx.abstract_syntax)} "
+                    f"({', '.join(_uid_name(t) for t in cx.proposed)})"
+                    for cx in assoc.contexts[:4]
+                ) + (" ..." if len(assoc.contexts) > 4 else "")
+                failure = AssociationFailed(
+                    node,
+                    "no presentation context accepted: the node supports none of "
+                    f"the SOP classes and transfer syntaxes proposed ({listed})",
+                    "Configure the node to accept this SOP class and transfer "
+                    "syntax, or convert the files to a transfer syntax it accepts",
+                )
+                scu._emit(
+                    assoc_id, node, "aborted", detail=failure.cause, contexts=results
+                )
+                raise failure
+            scu._emit(assoc_id, node, "accepted", contexts=results)
+            return assoc, assoc_id
+        scu._emit(assoc_id, node, kind, detail=f"{failure.cause}. {failure.fix}")
+        raise failure from cause
+
     # -- C-ECHO ---------------------------------------------------------------
 
     def echo_sync(self, node: Node) -> EchoResult:
         """C-ECHO ``node`` (blocking); a failure is a result, not an error."""
-        from pynetdicom.presentation import build_context
+        from dcmtui.services.dimse_fast import Aborted, Proposal
 
         started = time.monotonic()
         when = time.time()
         try:
-            with self.associate(node, [build_context(VERIFICATION)], what="C-ECHO") as (
-                assoc,
-                assoc_id,
-            ):
+            assoc, assoc_id = self.open_fast(
+                node, [Proposal(1, VERIFICATION, (IMPLICIT_LE,))], "C-ECHO"
+            )
+            try:
                 t0 = time.perf_counter()
-                status = assoc.send_c_echo()
+                code = assoc.echo(1)
                 ms = (time.perf_counter() - t0) * 1000
-                code = int(status.Status) if "Status" in status else None
-                self._emit(assoc_id, node, "c-echo", status=code)
-                if code is None:
-                    raise self.aborted(node, "the C-ECHO")
-                if code != 0:
-                    raise AssociationFailed(
-                        node,
-                        f"C-ECHO answered with status 0x{code:04X}",
-                        "Check the node's log",
-                        status=code,
-                    )
+            except Aborted as exc:
+                assoc.close()
+                self._emit(assoc_id, node, "aborted", detail=str(exc))
+                raise self.aborted(node, "the C-ECHO") from exc
+            self._emit(assoc_id, node, "c-echo", status=code)
+            assoc.release()
+            self._emit(assoc_id, node, "released")
+            if code != 0:
+                raise AssociationFailed(
+                    node,
+                    f"C-ECHO answered with status 0x{code:04X}"
+                    if code is not None
+                    else "C-ECHO answered without a status",
+                    "Check the node's log",
+                    status=code,
+                )
         except AssociationFailed as exc:
             return EchoResult(
                 node=node.name,

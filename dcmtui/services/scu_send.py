@@ -23,13 +23,10 @@ from typing import Any
 from dcmtui.models import FileSendStatus, Node, SendProgress
 from dcmtui.services._threading import iterate_in_thread
 from dcmtui.services.dimse_fast import (
-    CONTEXT_RESULTS,
     Aborted,
-    ConnectFailed,
     FastAssociation,
     Negotiated,
     Proposal,
-    Rejected,
     read_meta,
 )
 from dcmtui.services.errors import DcmtuiError
@@ -38,7 +35,6 @@ from dcmtui.services.scu import (
     AssociationFailed,
     Scu,
     _uid_name,
-    tls_args,
 )
 
 LOGGER = logging.getLogger(__name__)
@@ -300,97 +296,10 @@ class Sender:
         self.scu = scu
         self.journal_dir = journal_dir
 
-    # -- associations ------------------------------------------------------------
-
     def _open(
         self, node: Node, proposals: list[Proposal], what: str
     ) -> tuple[FastAssociation, str]:
-        """Open a fast association; every outcome goes to the event bus.
-
-        Raises:
-            AssociationFailed: Not connected, rejected, aborted, or nothing
-                accepted (the cause says "no presentation context accepted").
-        """
-        from dcmtui.models import ContextResult
-
-        scu = self.scu
-        assoc_id = scu.events.new_id("out")
-        scu._emit(assoc_id, node, "requested", detail=what)
-        started = time.monotonic()
-        try:
-            assoc = FastAssociation.request(
-                node.host,
-                node.port,
-                calling=scu.calling_for(node),
-                called=node.ae_title,
-                proposals=proposals,
-                timeout=scu.timeout,
-                tls=(tls_args(node) or (None, ""))[0],
-            )
-        except ConnectFailed as exc:
-            failure = scu.connect_failure(node)
-            kind = "failed"
-            cause: BaseException = exc
-        except Rejected as exc:
-            failure = scu.reject_failure(node, exc.result, exc.source, exc.reason)
-            kind = "rejected"
-            cause = exc
-        except Aborted as exc:
-            if time.monotonic() - started >= scu.timeout - 0.05:
-                failure = AssociationFailed(
-                    node,
-                    "the node accepted the connection but did not answer the "
-                    f"association request within {scu.timeout:g} s",
-                    "Check that this port speaks DICOM (not TLS or HTTP), and "
-                    "that the node is not overloaded",
-                )
-            else:
-                failure = AssociationFailed(
-                    node,
-                    "the node aborted or closed the connection without answering "
-                    "the association request",
-                    "Check the node's log: it may refuse our AE title, address "
-                    "or TLS settings, or be overloaded",
-                )
-            kind = "failed"
-            cause = exc
-        except OSError as exc:  # TLS files unreadable, for one
-            failure = AssociationFailed(
-                node, f"cannot set up the connection: {exc}", "Check the TLS files"
-            )
-            kind = "failed"
-            cause = exc
-        else:
-            results = tuple(
-                ContextResult(
-                    cx.abstract_syntax,
-                    cx.transfer_syntax or "\\".join(cx.proposed),
-                    CONTEXT_RESULTS.get(cx.result, "rejected"),
-                )
-                for cx in assoc.contexts
-            )
-            if not any(cx.result == 0 for cx in assoc.contexts):
-                assoc.abort()
-                listed = "; ".join(
-                    f"{_uid_name(cx.abstract_syntax)} "
-                    f"({', '.join(_uid_name(t) for t in cx.proposed)})"
-                    for cx in assoc.contexts[:4]
-                ) + (" ..." if len(assoc.contexts) > 4 else "")
-                failure = AssociationFailed(
-                    node,
-                    "no presentation context accepted: the node supports none of "
-                    f"the SOP classes and transfer syntaxes proposed ({listed})",
-                    "Configure the node to accept this SOP class and transfer "
-                    "syntax, or convert the files to a transfer syntax it accepts",
-                )
-                scu._emit(
-                    assoc_id, node, "aborted", detail=failure.cause, contexts=results
-                )
-                raise failure
-            scu._emit(assoc_id, node, "accepted", contexts=results)
-            return assoc, assoc_id
-        scu._emit(assoc_id, node, kind, detail=f"{failure.cause}. {failure.fix}")
-        raise failure from cause
+        return self.scu.open_fast(node, proposals, what)
 
     # -- pre-flight --------------------------------------------------------------
 
