@@ -431,3 +431,31 @@ async def test_stop_refuses_nothing_silently(tmp_path: Path) -> None:
     assert not rx.scp.running
     done = await echo(rx)
     assert done.returncode != 0
+
+
+async def test_post_store_command_once_per_study(tmp_path: Path) -> None:
+    out = tmp_path / "studies.txt"
+    script = tmp_path / "study.sh"
+    script.write_text(f'#!/bin/sh\necho "$1 $2" >> {out}\n')
+    script.chmod(0o755)
+    settings = make_settings(
+        tmp_path,
+        post_store_command=[str(script), "{study_uid}", "{count}"],
+        post_store_on="study",
+    )
+    rx = await start_receiver(settings, tmp_path / "store")
+    try:
+        study = "1.2.826.0.1.3680043.10.1453.77"
+        files = [
+            write_dicom(tmp_path / f"{i}.dcm", StudyInstanceUID=study) for i in range(3)
+        ]
+        done = await run(dcmtk("storescu"), "127.0.0.1", str(rx.port), *map(str, files))
+        assert done.returncode == 0, done.stderr
+        await rx.wait_for("released")
+    finally:
+        await rx.scp.stop(grace=1)
+    assert read_lines(out) == [f"{study} 3"]
+
+
+def read_lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
