@@ -161,3 +161,38 @@ def load_dcmqrscp(peer: Peer, files: Sequence[Path], aet: str = "QRSCP") -> None
         env={**os.environ, "TCP_NODELAY": "1"},
         timeout=60,
     )
+
+
+def start_orthanc(folder: Path, modalities: dict[str, tuple[str, int]]) -> Peer:
+    """Orthanc (AE title ORTHANC) on free ports with its own storage in
+    ``folder``; ``modalities`` are the C-MOVE destinations it knows,
+    AE -> (host, port). Every DICOM service is allowed to every peer."""
+    import json
+
+    program = require("Orthanc")
+    folder.mkdir(parents=True, exist_ok=True)
+    port, http = free_port(), free_port()
+    config = {
+        "Name": "dcmtui-test",
+        "StorageDirectory": str(folder / "storage"),
+        "IndexDirectory": str(folder / "index"),
+        "HttpPort": http,
+        "RemoteAccessAllowed": False,
+        "AuthenticationEnabled": False,
+        "DicomAet": "ORTHANC",
+        "DicomPort": port,
+        "DicomCheckCalledAet": True,
+        "DicomAlwaysAllowEcho": True,
+        "DicomAlwaysAllowStore": True,
+        "DicomAlwaysAllowFind": True,
+        "DicomAlwaysAllowGet": True,
+        "DicomAlwaysAllowMove": True,
+        "DicomModalities": {
+            aet.lower(): [aet, host, p] for aet, (host, p) in modalities.items()
+        },
+        "Plugins": [],
+        "StableAge": 1,
+    }
+    cfg = folder / "orthanc.json"
+    cfg.write_text(json.dumps(config))
+    return start([program, str(cfg)], port, folder / "orthanc.log", cwd=folder)

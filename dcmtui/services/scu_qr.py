@@ -170,10 +170,15 @@ def parse_key(text: str) -> tuple[str, str]:
 
 
 def build_identifier(
-    level: str, keys: Sequence[tuple[str, str]], root: str = "study"
+    level: str,
+    keys: Sequence[tuple[str, str]],
+    root: str = "study",
+    *,
+    return_keys: bool = True,
 ) -> Dataset:
     """The C-FIND/C-MOVE/C-GET identifier: the user's keys, the level, and
-    the default return keys of the level (left empty, to be returned)."""
+    (for C-FIND, ``return_keys``) the default return keys of the level, left
+    empty to be returned."""
     from pydicom.datadict import dictionary_VR, keyword_for_tag, tag_for_keyword
     from pydicom.dataset import Dataset
     from pydicom.tag import Tag
@@ -185,6 +190,11 @@ def build_identifier(
     if root != "worklist":
         ds.QueryRetrieveLevel = level
     defaults = DEFAULT_KEYS["WORKLIST" if root == "worklist" else level]
+    if not return_keys:  # C-MOVE/C-GET: the unique keys of this level and above
+        order = LEVELS[: LEVELS.index(level) + 1] if level in LEVELS else ()
+        defaults = tuple(
+            UNIQUE_KEY[lv] for lv in order if lv != "PATIENT" or root == "patient"
+        )
     given = {k for k, _ in keys}
     for keyword in defaults:
         if keyword not in given:
@@ -333,7 +343,7 @@ class Retriever:
         """C-MOVE to ``destination``; yield the sub-operation counters."""
         if root not in _MOVE:
             raise QueryError("C-MOVE works with the patient or study root only")
-        identifier = build_identifier(level, keys, root)
+        identifier = build_identifier(level, keys, root, return_keys=False)
         live = _Live()
         async for item in self._run(
             live,
@@ -358,7 +368,7 @@ class Retriever:
         """C-GET into ``output``; yield the counters and files received."""
         if root not in _GET:
             raise QueryError("C-GET works with the patient or study root only")
-        identifier = build_identifier(level, keys, root)
+        identifier = build_identifier(level, keys, root, return_keys=False)
         live = _Live()
         async for item in self._run(
             live,
@@ -450,6 +460,7 @@ class Retriever:
                     identifier, destination, model, msg_id=live.msg_id
                 )
             last: RetrieveProgress | None = None
+            comment = ""
             for status, _ds in responses:
                 if "Status" not in status:
                     raise self.scu.aborted(node, f"the {what}")
@@ -465,6 +476,7 @@ class Retriever:
                 )
                 last = progress
                 if progress.done:
+                    comment = str(status.get("ErrorComment", "") or "").strip()
                     break
                 yield progress
             if last is None:
@@ -481,19 +493,37 @@ class Retriever:
             )
             category = _category(last.status)
             if category == "failure":
-                cause, fix = _RETRIEVE_FAILURES.get(
-                    last.status,
-                    (
-                        f"{what} failed with status 0x{last.status:04X}",
-                        "Check the node's log",
-                    ),
-                )
+                code = last.status
+                lowered = comment.lower()
+                if (
+                    not is_get
+                    and "unknown" in lowered
+                    and any(w in lowered for w in ("modality", "destination", "aet"))
+                ):
+                    code = 0xA801  # Orthanc says it with 0xC000 and a comment
+                if code == 0xC000 and not is_get:
+                    cause, fix = (
+                        "the node is unable to process the C-MOVE (0xC000)",
+                        "Check its log. Often the node does not know the "
+                        "destination: add {dest} with its host and port to the "
+                        "node's known destinations (Orthanc: DicomModalities)",
+                    )
+                else:
+                    cause, fix = _RETRIEVE_FAILURES.get(
+                        code,
+                        (
+                            f"{what} failed with status 0x{last.status:04X}",
+                            "Check the node's log",
+                        ),
+                    )
                 dest = destination or "?"
+                cause = cause.format(dest=dest)
+                if code != last.status:
+                    cause = cause.replace("(0xA801)", f"(0x{last.status:04X})")
+                if comment:
+                    cause += f" (the node says: {comment})"
                 raise AssociationFailed(
-                    node,
-                    cause.format(dest=dest),
-                    fix.format(dest=dest),
-                    status=last.status,
+                    node, cause, fix.format(dest=dest), status=last.status
                 )
             detail = ""
             if category == "warning" or last.failed:
