@@ -177,6 +177,8 @@ class Store:
         self.max_object_bytes = max_object_bytes
         self.min_free_bytes = min_free_bytes
         self.incoming = root / INCOMING
+        self._checked: set[Path] = set()
+        """Folders of the store already created and found inside it."""
 
     def prepare(self) -> None:
         """Create the folders and remove spool files left by a crash."""
@@ -205,7 +207,7 @@ class Store:
         while True:
             path = self.incoming / f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part"
             try:
-                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:  # left by an earlier process with our pid
                 continue
             return Spool(path, self.max_object_bytes, fd=fd)
@@ -227,11 +229,22 @@ class Store:
         rel = relative_path(self.layout, record, sop_uid)
         dest = self.root / rel
         try:
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            real_parent = dest.parent.resolve()
-            if not real_parent.is_relative_to(self._real_root):
-                raise OSError(f"{dest.parent} leads outside the store")
-            return self._place(spool.path, dest)
+            for attempt in (1, 2):
+                if dest.parent not in self._checked:
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    real_parent = dest.parent.resolve()
+                    if not real_parent.is_relative_to(self._real_root):
+                        raise OSError(f"{dest.parent} leads outside the store")
+                    if len(self._checked) > 10000:
+                        self._checked.clear()
+                    self._checked.add(dest.parent)
+                try:
+                    return self._place(spool.path, dest)
+                except FileNotFoundError:  # the folder was removed meanwhile
+                    self._checked.discard(dest.parent)
+                    if attempt == 2 or not spool.path.exists():
+                        raise
+            raise AssertionError("unreachable")
         except OSError:
             spool.discard()
             raise

@@ -459,3 +459,25 @@ async def test_post_store_command_once_per_study(tmp_path: Path) -> None:
 
 def read_lines(path: Path) -> list[str]:
     return path.read_text().splitlines()
+
+
+async def test_store_folder_removed_while_running(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    first = write_dicom(tmp_path / "a.dcm", uid_seed="same-series-1")
+    done = await run(dcmtk("storescu"), "127.0.0.1", str(receiver.port), str(first))
+    assert done.returncode == 0
+    await receiver.wait_for("released")
+    remove_tree(next(p for p in receiver.store.iterdir() if p.name != INCOMING))
+    again = write_dicom(tmp_path / "b.dcm", uid_seed="same-series-1")
+    done = await run(dcmtk("storescu"), "127.0.0.1", str(receiver.port), str(again))
+    assert done.returncode == 0
+    await receiver.wait_for("released", 2)
+    assert [e.status for e in receiver.kinds("c-store")] == [0, 0]
+    assert len(stored(receiver)) == 1
+
+
+def remove_tree(path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)
