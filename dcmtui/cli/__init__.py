@@ -33,10 +33,22 @@ class Command:
 
 def _commands() -> dict[str, Command]:
     """Every headless command, gathered from the modules of this package."""
-    from dcmtui.cli import completion, dump, index, listen, modify, network, nodes
+    from dcmtui.cli import (
+        completion,
+        convert,
+        dump,
+        index,
+        listen,
+        modify,
+        network,
+        nodes,
+        undump,
+    )
 
     commands: dict[str, Command] = {}
-    for module in (index, nodes, network, dump, listen, modify, completion):
+    for module in (index, nodes, network, dump, listen, modify, undump, completion):
+        commands.update(module.COMMANDS)
+    for module in (convert,):
         commands.update(module.COMMANDS)
     return commands
 

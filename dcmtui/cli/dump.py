@@ -18,9 +18,18 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="print the DICOM JSON model (PS3.18 Annex F) instead of text",
     )
+    parser.add_argument(
+        "--editable",
+        action="store_true",
+        help="print every byte as text to edit and turn back (dcmtui undump)",
+    )
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if getattr(args, "editable", False):
+        from dcmtui.cli.undump import print_editable
+
+        return print_editable(args.files)
     from dcmtui.services.dataset import parse
     from dcmtui.services.dataset_view import dump_lines
     from dcmtui.services.errors import FileReadError
@@ -67,6 +76,7 @@ COMMANDS: dict[str, Command] = {
         help="print a file's elements like dcmdump (or --json)",
         configure=_configure,
         run=_run,
-        epilog="examples:\n  dcmtui dump image.dcm\n  dcmtui dump --json image.dcm",
+        epilog="examples:\n  dcmtui dump image.dcm\n  dcmtui dump --json image.dcm\n"
+        "  dcmtui dump --editable image.dcm > image.txt",
     ),
 }
