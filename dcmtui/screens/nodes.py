@@ -265,7 +265,7 @@ class NodesScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.sub_title = str(self.services.nodes.path)
+        self.sub_title = "nodes.toml"
         self.reload()
 
     @work(exclusive=True, group="nodes-load", exit_on_error=False)
