@@ -112,6 +112,27 @@ async def associations() -> Path:
     return await _shoot("associations", fixed_app("shot-assoc"), drive)
 
 
+async def nodes() -> Path:
+    from tests.snapshots.test_network_snapshots import _app
+
+    async def drive(pilot: Pilot[None]) -> None:
+        await pilot.press("3")
+        await pilot.pause(0.2)
+
+    return await _shoot("nodes", _app(), drive)
+
+
+async def query() -> Path:
+    from tests.snapshots.test_network_snapshots import _app
+
+    async def drive(pilot: Pilot[None]) -> None:
+        await pilot.press("4")
+        await pilot.pause(0.3)
+        pilot.app.screen.query_one("#q-PatientName").value = "DOE^J*"  # type: ignore[attr-defined]
+
+    return await _shoot("query", _app(), drive)
+
+
 SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "files": files,
     "files-hierarchy": files_hierarchy,
@@ -120,6 +141,8 @@ SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "dicomdir": dicomdir,
     "help": help_screen,
     "associations": associations,
+    "nodes": nodes,
+    "query": query,
 }
 
 
