@@ -63,9 +63,7 @@ def main() -> int:
     rng = np.random.default_rng(1)
     y, x = np.mgrid[0:512, 0:512]
     img = ((x + y) * 3 + rng.integers(0, 200, (512, 512))).astype(np.uint16)
-    path = write_image(
-        folder / "ct512.dcm", img, WindowCenter=1500, WindowWidth=2000
-    )
+    path = write_image(folder / "ct512.dcm", img, WindowCenter=1500, WindowWidth=2000)
     results: dict[str, float] = {}
 
     def open_render() -> object:
@@ -93,9 +91,7 @@ def main() -> int:
     if dcm2pnm := shutil.which("dcm2pnm"):
         out = folder / "out.pgm"
         results["dcm2pnm ms"] = _median_ms(
-            lambda: subprocess.run(
-                [dcm2pnm, "+Wm", str(path), str(out)], check=True
-            ),
+            lambda: subprocess.run([dcm2pnm, "+Wm", str(path), str(out)], check=True),
             max(5, args.reps // 2),
         )
         results["open+render / dcm2pnm"] = (

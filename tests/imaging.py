@@ -69,7 +69,7 @@ def write_image(
     ds.PatientOrientation = ""
     colour = arr.ndim == 3 and arr.shape[-1] == 3 and photometric != "MONOCHROME2"
     frames = arr.shape[0] if arr.ndim == 3 and not colour else 1
-    ds.Rows, ds.Columns = (arr.shape[1:3] if frames > 1 else arr.shape[:2])
+    ds.Rows, ds.Columns = arr.shape[1:3] if frames > 1 else arr.shape[:2]
     if frames > 1:
         ds.NumberOfFrames = frames
     ds.SamplesPerPixel = 3 if colour else 1

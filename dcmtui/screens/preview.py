@@ -196,9 +196,7 @@ class PreviewScreen(Screen[None]):
             elif window.lut_index is not None:
                 parts.append(f"VOI LUT: {window.name}")
             else:
-                parts.append(
-                    f"C {window.center:g} W {window.width:g} ({window.name})"
-                )
+                parts.append(f"C {window.center:g} W {window.width:g} ({window.name})")
         parts.append(f"{info.columns}x{info.rows}")
         if not info.is_colour:
             parts.append(info.photometric)

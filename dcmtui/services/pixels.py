@@ -104,9 +104,11 @@ def _number(value: Any, index: int) -> float | None:
     if value is None:
         return None
     try:
-        items = list(value) if not isinstance(value, str | bytes) and hasattr(
-            value, "__iter__"
-        ) else [value]
+        items = (
+            list(value)
+            if not isinstance(value, str | bytes) and hasattr(value, "__iter__")
+            else [value]
+        )
         return float(items[min(index, len(items) - 1)])
     except (TypeError, ValueError, IndexError):
         return None
@@ -116,9 +118,11 @@ def _presets(ds: Dataset) -> tuple[Window, ...]:
     presets: list[Window] = []
     centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
     if centers is not None and widths is not None:
-        count = len(centers) if hasattr(centers, "__len__") and not isinstance(
-            centers, str
-        ) else 1
+        count = (
+            len(centers)
+            if hasattr(centers, "__len__") and not isinstance(centers, str)
+            else 1
+        )
         names = ds.get("WindowCenterWidthExplanation")
         for i in range(count):
             center, width = _number(centers, i), _number(widths, i)
@@ -152,8 +156,10 @@ def image_info(ds: Dataset) -> ImageInfo:
     Raises:
         PixelError: The data set has no pixel data or no usable geometry.
     """
-    if "PixelData" not in ds and "FloatPixelData" not in ds and (
-        "DoubleFloatPixelData" not in ds
+    if (
+        "PixelData" not in ds
+        and "FloatPixelData" not in ds
+        and ("DoubleFloatPixelData" not in ds)
     ):
         raise PixelError("this file has no pixel data")
     try:
