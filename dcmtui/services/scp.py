@@ -188,10 +188,14 @@ class _WakingTime:
             waiter(seconds)
 
 
+_IDLE_WAIT = 0.01
+"""Longest nap of a woken reactor: only timers and kill flags wait that long."""
+
+
 def _dul_waiter(fd: int, wake: int) -> Callable[[float], None]:
     def wait(seconds: float) -> None:
         try:
-            ready, _, _ = select.select([fd, wake], [], [], seconds)
+            ready, _, _ = select.select([fd, wake], [], [], _IDLE_WAIT)
         except (OSError, ValueError):
             time.sleep(seconds)
             return
@@ -206,7 +210,7 @@ def _queue_waiter(messages: queue.Queue[Any]) -> Callable[[float], None]:
     def wait(seconds: float) -> None:
         with messages.not_empty:
             if not messages._qsize():
-                messages.not_empty.wait(seconds)
+                messages.not_empty.wait(_IDLE_WAIT)
 
     return wait
 
@@ -637,8 +641,20 @@ class StoreScp:
                 os.write(wake_w, b"\0")
 
         dul.send_pdu = send_and_wake
+        # The association reactor also wakes for what the DUL hands it
+        # (release request, abort), not only for DIMSE messages.
+        messages = assoc.dimse.msg_queue
+        user_queue = dul.to_user_queue
+        put = user_queue.put
+
+        def put_and_wake(item: Any, *args: Any, **kwargs: Any) -> None:
+            put(item, *args, **kwargs)
+            with messages.not_empty:
+                messages.not_empty.notify_all()
+
+        user_queue.put = put_and_wake
         _WAITERS[dul] = _dul_waiter(raw.fileno(), wake_r)
-        _WAITERS[assoc] = _queue_waiter(assoc.dimse.msg_queue)
+        _WAITERS[assoc] = _queue_waiter(messages)
 
     def _install_fast_reader(self, assoc: Any, state: _Assoc) -> None:
         from dcmtui.services.scp_fast import FastReader
