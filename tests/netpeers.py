@@ -196,3 +196,12 @@ def start_orthanc(folder: Path, modalities: dict[str, tuple[str, int]]) -> Peer:
     cfg = folder / "orthanc.json"
     cfg.write_text(json.dumps(config))
     return start([program, str(cfg)], port, folder / "orthanc.log", cwd=folder)
+
+
+def start_wlmscpfs(folder: Path, aet: str = "WLAE") -> Peer:
+    """DCMTK's worklist SCP over ``folder/<aet>/*.wl`` (the test writes them)."""
+    (folder / aet).mkdir(parents=True, exist_ok=True)
+    (folder / aet / "lockfile").touch()
+    port = free_port()
+    argv = [dcmtk("wlmscpfs"), "-dfp", str(folder), str(port)]
+    return start(argv, port, folder / "wlmscpfs.log")

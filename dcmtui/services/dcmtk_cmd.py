@@ -58,7 +58,11 @@ def findscu(
     if root != "worklist":
         args += _keys(level, keys)
     else:
+        from dcmtui.services.scu_qr import SPS_KEYS
+
         for key, value in keys:
+            if key in SPS_KEYS:
+                key = f"ScheduledProcedureStepSequence[0].{key}"
             args += ["-k", f"{key}={value}" if value else key]
     return _join("findscu", args, node)
 

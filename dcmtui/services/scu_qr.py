@@ -84,10 +84,28 @@ DEFAULT_KEYS: dict[str, tuple[str, ...]] = {
         "PatientName",
         "PatientID",
         "AccessionNumber",
+        "ScheduledProcedureStepStartDate",
+        "Modality",
+        "ScheduledStationAETitle",
+        "ScheduledProcedureStepDescription",
         "RequestedProcedureID",
         "StudyInstanceUID",
     ),
 }
+SPS_KEYS = frozenset(
+    {
+        "Modality",
+        "ScheduledStationAETitle",
+        "ScheduledStationName",
+        "ScheduledProcedureStepStartDate",
+        "ScheduledProcedureStepStartTime",
+        "ScheduledPerformingPhysicianName",
+        "ScheduledProcedureStepDescription",
+        "ScheduledProcedureStepID",
+        "ScheduledProcedureStepLocation",
+    }
+)
+"""Worklist keys that live in the Scheduled Procedure Step Sequence item."""
 UNIQUE_KEY = {
     "PATIENT": "PatientID",
     "STUDY": "StudyInstanceUID",
@@ -199,7 +217,19 @@ def build_identifier(
     for keyword in defaults:
         if keyword not in given:
             setattr(ds, keyword, None)
+    target = ds
+    if root == "worklist":
+        sps = Dataset()
+        for keyword in defaults:
+            if keyword in SPS_KEYS:
+                if keyword in ds:
+                    delattr(ds, keyword)
+                setattr(sps, keyword, None)
+        ds.ScheduledProcedureStepSequence = [sps]
     for key, value in keys:
+        target = ds
+        if root == "worklist" and key in SPS_KEYS:
+            target = ds.ScheduledProcedureStepSequence[0]
         if "," in key:
             tag = Tag(int(key[:4], 16), int(key[5:], 16))
             keyword = keyword_for_tag(tag)
@@ -211,12 +241,13 @@ def build_identifier(
         except KeyError:
             vr = "LO"
         if vr == "SQ":
-            ds.add_new(tag, vr, [Dataset()] if not value else [])
+            if tag not in target:
+                target.add_new(tag, vr, [Dataset()] if not value else [])
             continue
         if keyword:
-            setattr(ds, keyword, value or None)
+            setattr(target, keyword, value or None)
         else:
-            ds.add_new(tag, vr, value or None)
+            target.add_new(tag, vr, value or None)
     return ds
 
 
@@ -232,6 +263,9 @@ def _text(ds: Dataset) -> dict[str, str]:
         )
         if elem.VR == "SQ":
             out[name] = f"({len(elem.value)} items)"
+            if len(elem.value) == 1:  # one item (a worklist step): its values too
+                for key, value in _text(elem.value[0]).items():
+                    out.setdefault(key, value)
         elif elem.value is None:
             out[name] = ""
         elif elem.VM > 1:
