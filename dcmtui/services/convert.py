@@ -220,6 +220,8 @@ def _stream_native(
         out.write(struct.pack(order + "HI", 0, span.length))
     width = bits // 8 if swap_header and bits > 8 and vr == "OW" else 0
     dtype = np.dtype(f"u{width}") if width else None
+    if dtype is None and _copy_range(source, span, out):
+        return
     with open(source, "rb") as fp:
         fp.seek(span.offset)
         left = span.length
@@ -231,6 +233,30 @@ def _stream_native(
             if dtype is not None:
                 chunk = np.frombuffer(chunk, dtype).byteswap().tobytes()
             out.write(chunk)
+
+
+def _copy_range(source: Path, span: _PixelSpan, out: BinaryIO) -> bool:
+    """Copy the pixel data in the kernel (copy_file_range), where it can."""
+    copy = getattr(os, "copy_file_range", None)
+    if copy is None:
+        return False
+    out.flush()
+    with open(source, "rb") as fp:
+        src_fd, dst_fd = fp.fileno(), out.fileno()
+        offset, left = span.offset, span.length
+        try:
+            while left:
+                done = copy(src_fd, dst_fd, min(left, 1 << 30), offset)
+                if done <= 0:
+                    raise FileReadError(source, "the file ended inside the pixel data")
+                offset += done
+                left -= done
+        except OSError:
+            if left != span.length:
+                raise
+            return False  # not supported across these file systems: copy by hand
+    out.seek(0, os.SEEK_END)
+    return True
 
 
 def _convert_in_memory(ds: FileDataset, src: UID, dst: UID) -> FileDataset:
@@ -328,7 +354,8 @@ def convert_file(source: Path, target: Path, syntax: UID) -> ConvertResult:
             else:
                 _write_dataset(ds, syntax, out)
             out.flush()
-            os.fsync(out.fileno())
+            if target.exists():  # replacing a file: make the new one durable
+                os.fsync(out.fileno())
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(OSError):
