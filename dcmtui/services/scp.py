@@ -126,7 +126,10 @@ def _install_hooks() -> None:
         return
     from pynetdicom import _config, dimse_messages
 
-    _config.STORE_RECV_CHUNKED_DATASET = True
+    # Chunked receive for our associations only: a global switch would take
+    # the data set away from other code's C-STORE handlers (event.dataset).
+    chunked: Any = dimse_messages
+    chunked._config = _ChunkedForOurThreads(_config)
     original_ntf = dimse_messages.NamedTemporaryFile
     original_create = dimse_messages.create_file_meta
     original_write = dimse_messages.write_file_meta_info
@@ -213,6 +216,23 @@ def _queue_waiter(messages: queue.Queue[Any]) -> Callable[[float], None]:
                 messages.not_empty.wait(_IDLE_WAIT)
 
     return wait
+
+
+class _ChunkedForOurThreads:
+    """pynetdicom's ``_config`` as dimse_messages sees it: chunked receive on
+    for the DUL threads of our receiver, as configured for everyone else."""
+
+    def __init__(self, real: Any) -> None:
+        self._real = real
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+    @property
+    def STORE_RECV_CHUNKED_DATASET(self) -> bool:
+        return threading.current_thread() in _SPOOLERS or bool(
+            self._real.STORE_RECV_CHUNKED_DATASET
+        )
 
 
 class _LazyMeta:

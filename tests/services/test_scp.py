@@ -481,3 +481,33 @@ def remove_tree(path: Path) -> None:
     import shutil
 
     shutil.rmtree(path)
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "pynetdicom"])
+async def test_other_code_keeps_whole_datasets(fast: bool, tmp_path: Path) -> None:
+    """Our chunked receive must not change what another pynetdicom SCP in the
+    process (a C-GET requestor's storage handler, say) gets: event.dataset."""
+    from pynetdicom import AE, evt
+
+    rx = await start_receiver(make_settings(tmp_path), tmp_path / "store", fast=fast)
+    seen: list[int] = []
+
+    def handler(event: Any) -> int:
+        seen.append(len(event.encoded_dataset()))  # raises on a chunked receive
+        return 0
+
+    other = AE(ae_title="OTHER")
+    other.add_supported_context("1.2.840.10008.5.1.4.1.1.2")
+    server = other.start_server(
+        ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, handler)]
+    )
+    try:
+        f = write_dicom(tmp_path / "x.dcm", uid_seed="other")
+        for port in (rx.port, server.server_address[1]):
+            done = await run(dcmtk("storescu"), "127.0.0.1", str(port), str(f))
+            assert done.returncode == 0, done.stderr
+        await rx.wait_for("released")
+        assert len(stored(rx)) == 1 and len(seen) == 1 and seen[0] > 500
+    finally:
+        server.shutdown()
+        await rx.scp.stop(grace=1)
