@@ -11,13 +11,15 @@
   cache (``$DCMTUI_CACHE_DIR``, or platformdirs' user cache dir, e.g.
   ``~/.cache/dcmtui/bundle/``), because Textual reads its CSS files and
   pydicom its sample files by path; later runs start from there at once.
-- ``dcmtui-wheelhouse-VERSION.tar.gz``: wheels of dcmtui and the same
-  dependencies, for ``pip install --no-index --find-links`` (skip it with
+- ``dcmtui-wheelhouse-VERSION.tar.gz``: wheels of dcmtui and all its
+  dependencies (compiled ones such as numpy included, for this Python version
+  and machine), for ``pip install --no-index --find-links`` (skip it with
   ``--no-wheelhouse``). Nothing is downloaded: the wheels are packed from
   what is installed here.
 
-Compiled packages (numpy, image codecs) are not bundled: the features that
-need them say so when they are missing.
+Compiled packages (numpy, image codecs) are not in dcmtui.pyz: the features
+that need them (image preview, conversion) name the missing package, and work
+when the server's Python has it (e.g. ``apt-get install python3-numpy``).
 """
 
 from __future__ import annotations
@@ -40,9 +42,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 REPO = Path(__file__).resolve().parent.parent
-ROOTS = ("textual", "rich", "pydicom", "pynetdicom", "platformdirs", "tomlkit")
-"""dcmtui's own dependencies (pyproject.toml); their requirements follow."""
-SKIP_SUFFIXES = (".pyc", ".pyo", ".so", ".pyd", ".dylib", ".dll", ".exe")
+COMPILED = (".so", ".pyd", ".dylib", ".dll")
+SKIP_SUFFIXES = (".pyc", ".pyo", ".exe")
 SKIP_DIST_INFO = ("RECORD", "INSTALLER", "REQUESTED", "direct_url.json")
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 """Fixed entry times: the same inputs give the same bundle."""
@@ -58,6 +59,17 @@ import zipfile
 
 VERSION = {version!r}
 BUNDLE_ID = {bundle_id!r}
+OPTIONAL = {{
+    "numpy": "numpy",
+    "PIL": "pillow",
+    "pylibjpeg": "pylibjpeg",
+    "openjpeg": "pylibjpeg-openjpeg",
+    "libjpeg": "pylibjpeg-libjpeg",
+    "rle": "pylibjpeg-rle",
+    "jpeg_ls": "pyjpegls",
+    "gdcm": "python-gdcm",
+}}
+"""Compiled packages some features use; named when they are missing."""
 
 
 def _fail(message):
@@ -126,9 +138,21 @@ def run():
     if not zipfile.is_zipfile(archive):
         _fail("run the bundle file itself: python3 dcmtui.pyz")
     sys.path.insert(0, _unpack(archive, _cache_root(archive)))
-    from dcmtui.cli import main
+    try:
+        from dcmtui.cli import main
 
-    raise SystemExit(main())
+        code = main()
+    except ModuleNotFoundError as exc:
+        top = (exc.name or "").split(".")[0]
+        if top not in OPTIONAL:
+            raise
+        _fail(
+            "this needs %s, a compiled package the single-file bundle does not "
+            "hold; install it for this Python (e.g. apt-get install python3-%s, "
+            "or pip install %s) and run the bundle again"
+            % (OPTIONAL[top], top, OPTIONAL[top])
+        )
+    raise SystemExit(code)
 
 
 run()
@@ -152,7 +176,8 @@ def _requirements(dist: metadata.Distribution, extras: set[str]) -> list[Require
 
 def closure() -> list[metadata.Distribution]:
     """The installed distributions dcmtui needs, dependencies first-come."""
-    todo = [Requirement(name) for name in ROOTS]
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    todo = [Requirement(text) for text in project["dependencies"]]
     seen: dict[str, metadata.Distribution] = {}
     wanted_extras: dict[str, set[str]] = {}
     while todo:
@@ -183,14 +208,14 @@ def _files_of(dist: metadata.Distribution) -> list[tuple[str, Path]]:
         if f.parts[0].endswith(".dist-info") and f.name in SKIP_DIST_INFO:
             continue
         if name.endswith(SKIP_SUFFIXES):
-            if name.endswith((".so", ".pyd", ".dylib", ".dll")):
-                sys.exit(
-                    f"build_bundle: {dist.metadata['Name']} holds compiled code "
-                    f"({name}); only pure-Python packages can be bundled"
-                )
             continue
         out.append((name, Path(str(dist.locate_file(f)))))
     return out
+
+
+def is_compiled(dist: metadata.Distribution) -> bool:
+    """True when a distribution holds compiled code (numpy, codecs)."""
+    return any(f.name.endswith(COMPILED) or ".so." in f.name for f in dist.files or [])
 
 
 def _own_files() -> list[tuple[str, Path]]:
@@ -213,8 +238,11 @@ def version() -> str:
 def build_pyz(out: Path) -> Path:
     """Write ``out/dcmtui.pyz`` and return its path."""
     files = _own_files()
-    names = []
+    names, left_out = [], []
     for dist in closure():
+        if is_compiled(dist):
+            left_out.append(f"{dist.metadata['Name']} {dist.version} (compiled)")
+            continue
         names.append(f"{dist.metadata['Name']} {dist.version}")
         files.extend(_files_of(dist))
     files.sort()
@@ -232,6 +260,8 @@ def build_pyz(out: Path) -> Path:
             main = BOOTSTRAP.format(version=ver, bundle_id=bundle_id)
             zf.writestr(zipfile.ZipInfo("__main__.py", ZIP_TIME), main)
             listing = "\n".join(["dcmtui " + ver, *names]) + "\n"
+            if left_out:
+                listing += "\nnot bundled:\n" + "\n".join(left_out) + "\n"
             zf.writestr(zipfile.ZipInfo("BUNDLED.txt", ZIP_TIME), listing)
             for name, path in files:
                 info = zipfile.ZipInfo("lib/" + name, ZIP_TIME)
@@ -243,8 +273,8 @@ def build_pyz(out: Path) -> Path:
     return target
 
 
-def _wheel_name(name: str, ver: str) -> str:
-    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{ver}-py3-none-any.whl"
+def _wheel_name(name: str, ver: str, tag: str = "py3-none-any") -> str:
+    return f"{re.sub(r'[-_.]+', '_', name).lower()}-{ver}-{tag}.whl"
 
 
 def _write_wheel(target: Path, dist_info: str, files: list[tuple[str, bytes]]) -> None:
@@ -295,13 +325,15 @@ def _own_wheel(folder: Path) -> Path:
 
 
 def _repacked_wheel(dist: metadata.Distribution, folder: Path) -> Path:
-    """An installed pure-Python distribution packed back into its wheel."""
+    """An installed distribution packed back into its wheel, with its own tags."""
     files = _files_of(dist)
     dist_info = next(n.split("/")[0] for n, _ in files if ".dist-info/" in n)
-    tags = (dist.read_text("WHEEL") or "").split("Tag:")[1:]
-    if [t.strip() for t in tags] != ["py3-none-any"]:
-        sys.exit(f"build_bundle: {dist.metadata['Name']} is not a py3-none-any wheel")
-    target = folder / _wheel_name(dist.metadata["Name"], dist.version)
+    tags = [t.split()[0] for t in (dist.read_text("WHEEL") or "").split("Tag:")[1:]]
+    if not tags:
+        sys.exit(f"build_bundle: {dist.metadata['Name']} has no wheel tags")
+    parts = [sorted({t.split("-")[i] for t in tags}) for i in range(3)]
+    tag = "-".join(".".join(p) for p in parts)
+    target = folder / _wheel_name(dist.metadata["Name"], dist.version, tag)
     _write_wheel(target, dist_info, [(n, p.read_bytes()) for n, p in files])
     return target
 
@@ -309,9 +341,10 @@ def _repacked_wheel(dist: metadata.Distribution, folder: Path) -> Path:
 def build_wheelhouse(out: Path) -> Path:
     """Write ``out/dcmtui-wheelhouse-VERSION.tar.gz``.
 
-    The wheels are the installed distributions the bundle holds, packed back
-    into wheels (all are pure Python, ``py3-none-any``), plus dcmtui's own: no
-    network is needed to build it, and it holds the same versions as the bundle.
+    The wheels are the installed distributions dcmtui needs, packed back into
+    wheels with their own tags (compiled ones, such as numpy, fit only the
+    Python version and machine of the build), plus dcmtui's own: no network
+    is needed to build it, and it holds the same versions as the bundle.
     """
     ver = version()
     name = f"dcmtui-wheelhouse-{ver}"
@@ -319,8 +352,11 @@ def build_wheelhouse(out: Path) -> Path:
         wheels = Path(work) / name
         wheels.mkdir()
         _own_wheel(wheels)
+        compiled = []
         for dist in closure():
-            _repacked_wheel(dist, wheels)
+            wheel = _repacked_wheel(dist, wheels)
+            if is_compiled(dist):
+                compiled.append(wheel.name)
         readme = (
             f"dcmtui {ver}: wheels for a server without network.\n\n"
             f"  tar xzf {name}.tar.gz\n"
@@ -328,6 +364,12 @@ def build_wheelhouse(out: Path) -> Path:
             f"  dcmtui-env/bin/pip install --no-index --find-links {name} dcmtui\n"
             f"  dcmtui-env/bin/dcmtui --version\n"
         )
+        if compiled:
+            readme += (
+                "\nThese wheels hold compiled code, for the Python version and\n"
+                "machine they were built on; the server needs the same:\n"
+                + "".join(f"  {name}\n" for name in compiled)
+            )
         (wheels / "INSTALL.txt").write_text(readme)
         target = out / f"{name}.tar.gz"
         out.mkdir(parents=True, exist_ok=True)

@@ -115,6 +115,11 @@ def test_wheelhouse_installs_without_an_index(bundle: Bundle, tmp_path: Path) ->
         text=True,
     )
     assert dump.returncode == 0 and "(0010,0010)" in dump.stdout, dump.stderr
+    # Compiled dependencies (numpy) come as wheels of their own.
+    numpy = subprocess.run(
+        [str(venv / "bin" / "python"), "-I", "-c", "import numpy"], capture_output=True
+    )
+    assert numpy.returncode == 0, numpy.stderr
 
 
 def test_venv_is_empty_and_bundle_holds_no_pip(bundle: Bundle) -> None:
@@ -137,6 +142,8 @@ def test_venv_is_empty_and_bundle_holds_no_pip(bundle: Bundle) -> None:
     assert not any(n.endswith((".so", ".pyc")) for n in names)
     for package in ("textual", "rich", "pydicom", "pynetdicom", "platformdirs"):
         assert package in listing
+    assert not any(n.startswith("lib/numpy/") for n in names)
+    assert "not bundled:\nnumpy" in listing
     assert "lib/dcmtui/app.tcss" in names
 
 
@@ -165,6 +172,33 @@ def test_unwritable_cache_is_one_clear_line(bundle: Bundle, tmp_path: Path) -> N
     )
     assert result.returncode == 1
     assert result.stderr.startswith("dcmtui: error: cannot unpack the bundle")
+    assert "Traceback" not in result.stderr
+
+
+MISSING_NUMPY = """
+import runpy, sys, types
+fake = types.ModuleType("dcmtui.cli")
+def main():
+    import numpy
+fake.main = main
+sys.modules["numpy"] = None  # as on a server without numpy
+sys.modules["dcmtui.cli"] = fake
+sys.argv = [sys.argv[1]]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_a_missing_compiled_extra_is_named(bundle: Bundle) -> None:
+    """A feature that needs numpy says so in one line, without a traceback."""
+    result = subprocess.run(
+        [str(bundle.python), "-I", "-c", MISSING_NUMPY, str(bundle.pyz)],
+        capture_output=True,
+        text=True,
+        env=bundle_env(bundle),
+        timeout=60,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("dcmtui: error: this needs numpy"), result.stderr
     assert "Traceback" not in result.stderr
 
 
