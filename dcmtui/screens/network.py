@@ -158,6 +158,8 @@ class QueryScreen(Screen[None]):
         self.history: list[Query] = []
         self.current: Query | None = None
         self.last_retrieve: RetrieveProgress | None = None
+        self.preferred: str | None = None
+        """The node to select when the address book is (re)loaded."""
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -205,12 +207,20 @@ class QueryScreen(Screen[None]):
         select.set_options(
             (f"{visible(n.name)} · {n.retrieve}", n.name) for n in self.nodes
         )
-        if self.nodes:
+        names = [n.name for n in self.nodes]
+        if self.preferred in names:
+            select.value = self.preferred
+        elif self.nodes and select.value not in names:
             select.value = self.nodes[0].name
         else:
             self.status("No nodes yet: add one in the Nodes screen (3).")
 
     def on_screen_resume(self) -> None:
+        self.load_nodes()
+
+    def select_node(self, name: str) -> None:
+        """Query ``name`` next (from the Nodes screen)."""
+        self.preferred = name
         self.load_nodes()
 
     def status(self, text: str, failed: bool = False) -> None:

@@ -233,6 +233,13 @@ class NodesScreen(Screen[None]):
             id="nodes.echo-all",
         ),
         Binding(
+            "Q",
+            "query",
+            "Query",
+            tooltip="Query/Retrieve this node (mode 4)",
+            id="nodes.query",
+        ),
+        Binding(
             "D",
             "dcmtk",
             "DCMTK",
@@ -379,6 +386,17 @@ class NodesScreen(Screen[None]):
         self.show_detail()
         if not result.ok and len(self.table.pending) == 0:
             self.notify(visible(result.detail), severity="error", markup=False)
+
+    async def action_query(self) -> None:
+        """Open the Query/Retrieve screen on the node under the cursor."""
+        from dcmtui.screens.network import QueryScreen
+
+        node = self.table.current
+        if node is None:
+            return
+        await self.app.switch_mode("query")
+        if isinstance(self.app.screen, QueryScreen):
+            self.app.screen.select_node(node.name)
 
     def action_dcmtk(self) -> None:
         if (node := self.table.current) is not None:

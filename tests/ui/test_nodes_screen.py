@@ -117,3 +117,19 @@ async def test_echo_one_and_all(tmp_path: Path, storescp: Peer) -> None:
         assert not down.ok and "connection refused" in down.detail
         outgoing = [e for e in app.services.events.history() if e.direction == "out"]
         assert {"c-echo", "failed"} <= {e.kind for e in outgoing}
+
+
+async def test_query_from_here(tmp_path: Path) -> None:
+    from dcmtui.screens.network import QueryScreen
+
+    book().add(parse_address("A@127.0.0.1:104", name="first"))
+    book().add(parse_address("B@127.0.0.1:105", name="second"))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await pilot.press("3")
+        await pilot.pause(0.2)
+        await pilot.press("down", "Q")
+        await pilot.pause(0.3)
+        screen = app.screen
+        assert isinstance(screen, QueryScreen)
+        assert screen.query_one("#qr-node").value == "second"  # type: ignore[attr-defined]
