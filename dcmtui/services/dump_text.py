@@ -473,6 +473,16 @@ def to_text(path: Path) -> str:
     return text
 
 
+def document_text(doc: Document) -> str:
+    """The editable text of a document as edited so far (for ``$EDITOR``).
+
+    Give the edited text back to :func:`apply_text` with the same document:
+    only what the user changed becomes new edits (undoable, shown in the diff
+    of pending changes, saved by the ordinary lossless save).
+    """
+    return "\n".join(_Dumper(doc.current).lines()) + "\n"
+
+
 # -- reading the text -----------------------------------------------------------
 
 

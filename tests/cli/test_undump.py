@@ -15,10 +15,13 @@ from pydicom.data import get_charset_files, get_testdata_file, get_testdata_file
 from dcmtui.cli import main
 from dcmtui.services.dump_text import (
     DumpTextError,
+    apply_text,
     build,
+    document_text,
     parse_text,
     to_text,
 )
+from dcmtui.services.edit import open_document
 from dcmtui.services.errors import FileReadError
 from tests.factories import write_dicom
 from tests.peers import require
@@ -328,3 +331,17 @@ def test_undump_reads_standard_input(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert out.read_bytes() == source.read_bytes()
+
+
+def test_document_text_round_trip_for_the_editor(tmp_path: Path) -> None:
+    """What the Dataset screen's $EDITOR key needs: text of a document, edits back."""
+    path = tmp_path / "a.dcm"
+    shutil.copy(sample("CT_small.dcm"), path)
+    doc = open_document(path)
+    text = document_text(doc)
+    assert apply_text(doc, parse_text(text)) == []
+    assert not doc.dirty
+    line = next(x for x in text.splitlines() if x.startswith("(0010,0020)"))
+    changes = apply_text(doc, parse_text(text.replace(line, "(0010,0020) LO [NEW-ID]")))
+    assert [c.kind for c in changes] == ["modify"] and doc.dirty
+    assert doc.undo() and not doc.dirty
