@@ -34,6 +34,7 @@ class Command:
 def _commands() -> dict[str, Command]:
     """Every headless command, gathered from the modules of this package."""
     from dcmtui.cli import (
+        anonymize,
         completion,
         convert,
         dump,
@@ -48,7 +49,7 @@ def _commands() -> dict[str, Command]:
     commands: dict[str, Command] = {}
     for module in (index, nodes, network, dump, listen, modify, undump, completion):
         commands.update(module.COMMANDS)
-    for module in (convert,):
+    for module in (convert, anonymize):
         commands.update(module.COMMANDS)
     return commands
 

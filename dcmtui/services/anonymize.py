@@ -1,0 +1,622 @@
+"""De-identification: the PS3.15 Annex E Basic Application Level
+Confidentiality Profile, with its retain options.
+
+Actions follow Table E.1-1: ``X`` remove, ``Z`` empty (zero length), ``D``
+replace with a dummy value of the same VR, ``U`` replace a UID with a new
+one, ``K`` keep. Options move attributes to ``K``: Retain Longitudinal
+Temporal Information with Full Dates, Retain Device Identity, Retain UIDs,
+Retain Patient Characteristics, Retain Institution Identity. Private
+attributes are removed unless kept on purpose.
+
+UIDs are remapped through one :class:`UidMap` for a whole run, so that the
+files of a study keep their Study, Series and Frame of Reference UIDs in
+common and references between them (Referenced SOP Instance UID) still
+point at the right, renamed, object. Given a ``salt``, the mapping is the
+same in every run (useful to de-identify a study in several passes).
+
+A dry run returns every change without writing anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydicom import dcmread
+from pydicom.datadict import keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset, FileDataset
+from pydicom.errors import InvalidDicomError
+from pydicom.sequence import Sequence as DicomSequence
+from pydicom.uid import UID, generate_uid
+
+from dcmtui.services._threading import iterate_in_thread
+from dcmtui.services.errors import DcmtuiError, FileReadError
+
+# Option names (as on the command line).
+KEEP_DATES = "dates"
+KEEP_DEVICE = "device"
+KEEP_UIDS = "uids"
+KEEP_PATIENT = "patient"
+KEEP_INSTITUTION = "institution"
+KEEP_PRIVATE = "private"
+OPTIONS = (KEEP_DATES, KEEP_DEVICE, KEEP_UIDS, KEEP_PATIENT, KEEP_INSTITUTION)
+
+_OPTION_CODES = {
+    KEEP_DATES: (
+        "113106",
+        "Retain Longitudinal Temporal Information Full Dates Option",
+    ),
+    KEEP_DEVICE: ("113109", "Retain Device Identity Option"),
+    KEEP_UIDS: ("113110", "Retain UIDs Option"),
+    KEEP_PATIENT: ("113108", "Retain Patient Characteristics Option"),
+    KEEP_INSTITUTION: ("113112", "Retain Institution Identity Option"),
+}
+
+# Table E.1-1 (basic profile column), by keyword. The option that keeps an
+# attribute, if any, comes second.
+_D, _Z, _X, _U = "D", "Z", "X", "U"
+_TABLE: dict[str, tuple[str, str | None]] = {
+    # Patient identity
+    "PatientName": (_Z, None),
+    "PatientID": (_Z, None),
+    "IssuerOfPatientID": (_X, None),
+    "IssuerOfPatientIDQualifiersSequence": (_X, None),
+    "PatientBirthDate": (_Z, None),
+    "PatientBirthTime": (_X, None),
+    "PatientBirthName": (_X, None),
+    "PatientMotherBirthName": (_X, None),
+    "OtherPatientIDs": (_X, None),
+    "OtherPatientIDsSequence": (_X, None),
+    "OtherPatientNames": (_X, None),
+    "PatientAddress": (_X, None),
+    "PatientTelephoneNumbers": (_X, None),
+    "PatientTelecomInformation": (_X, None),
+    "PatientInsurancePlanCodeSequence": (_X, None),
+    "PatientPrimaryLanguageCodeSequence": (_X, None),
+    "PatientReligiousPreference": (_X, None),
+    "PatientComments": (_X, None),
+    "PatientState": (_X, None),
+    "MilitaryRank": (_X, None),
+    "BranchOfService": (_X, None),
+    "MedicalRecordLocator": (_X, None),
+    "ReferencedPatientSequence": (_X, None),
+    "ReferencedPatientPhotoSequence": (_X, None),
+    "ResponsiblePerson": (_X, None),
+    "ResponsiblePersonRole": (_X, None),
+    "ResponsibleOrganization": (_X, None),
+    "CountryOfResidence": (_X, None),
+    "RegionOfResidence": (_X, None),
+    "CurrentPatientLocation": (_X, None),
+    "PatientInstitutionResidence": (_X, None),
+    "AdmissionID": (_X, None),
+    "IssuerOfAdmissionIDSequence": (_X, None),
+    "AdmittingDiagnosesDescription": (_X, None),
+    "AdmittingDiagnosesCodeSequence": (_X, None),
+    "AdditionalPatientHistory": (_X, None),
+    "MedicalAlerts": (_X, None),
+    "Allergies": (_X, None),
+    "Occupation": (_X, None),
+    "SpecialNeeds": (_X, None),
+    "LastMenstrualDate": (_X, None),
+    # Patient characteristics
+    "PatientSex": (_Z, KEEP_PATIENT),
+    "PatientAge": (_X, KEEP_PATIENT),
+    "PatientSize": (_X, KEEP_PATIENT),
+    "PatientWeight": (_X, KEEP_PATIENT),
+    "EthnicGroup": (_X, KEEP_PATIENT),
+    "SmokingStatus": (_X, KEEP_PATIENT),
+    "PregnancyStatus": (_X, KEEP_PATIENT),
+    "PatientSexNeutered": (_X, KEEP_PATIENT),
+    "PatientSpeciesDescription": (_X, KEEP_PATIENT),
+    # People
+    "ReferringPhysicianName": (_Z, None),
+    "ReferringPhysicianAddress": (_X, None),
+    "ReferringPhysicianTelephoneNumbers": (_X, None),
+    "ReferringPhysicianIdentificationSequence": (_X, None),
+    "ConsultingPhysicianName": (_X, None),
+    "PhysiciansOfRecord": (_X, None),
+    "PhysiciansOfRecordIdentificationSequence": (_X, None),
+    "PerformingPhysicianName": (_X, None),
+    "PerformingPhysicianIdentificationSequence": (_X, None),
+    "NameOfPhysiciansReadingStudy": (_X, None),
+    "PhysiciansReadingStudyIdentificationSequence": (_X, None),
+    "OperatorsName": (_X, None),
+    "OperatorIdentificationSequence": (_X, None),
+    "RequestingPhysician": (_X, None),
+    "ScheduledPerformingPhysicianName": (_X, None),
+    "ContentCreatorName": (_Z, None),
+    "VerifyingObserverName": (_D, None),
+    "PersonName": (_D, None),
+    "ReviewerName": (_X, None),
+    "EvaluatorName": (_X, None),
+    "RequestingService": (_X, None),
+    # Study, visit, request
+    "AccessionNumber": (_Z, None),
+    "IssuerOfAccessionNumberSequence": (_X, None),
+    "StudyID": (_Z, None),
+    "StudyDescription": (_X, None),
+    "SeriesDescription": (_X, None),
+    "ProtocolName": (_X, None),
+    "PerformedProcedureStepDescription": (_X, None),
+    "PerformedProcedureStepID": (_X, None),
+    "ScheduledProcedureStepDescription": (_X, None),
+    "ScheduledProcedureStepID": (_X, None),
+    "RequestedProcedureDescription": (_X, None),
+    "RequestedProcedureID": (_X, None),
+    "ReasonForTheRequestedProcedure": (_X, None),
+    "RequestAttributesSequence": (_X, None),
+    "ImageComments": (_X, None),
+    "StudyComments": (_X, None),
+    "InterpretationText": (_X, None),
+    "DerivationDescription": (_X, None),
+    "AcquisitionComments": (_X, None),
+    "TextString": (_X, None),
+    "TextComments": (_X, None),
+    "FillerOrderNumberImagingServiceRequest": (_X, None),
+    "PlacerOrderNumberImagingServiceRequest": (_X, None),
+    "OrderEntererLocation": (_X, None),
+    "OrderEnteredBy": (_X, None),
+    "OrderCallbackPhoneNumber": (_X, None),
+    # Institution
+    "InstitutionName": (_X, KEEP_INSTITUTION),
+    "InstitutionAddress": (_X, KEEP_INSTITUTION),
+    "InstitutionalDepartmentName": (_X, KEEP_INSTITUTION),
+    "InstitutionCodeSequence": (_X, KEEP_INSTITUTION),
+    # Device
+    "StationName": (_X, KEEP_DEVICE),
+    "DeviceSerialNumber": (_X, KEEP_DEVICE),
+    "DeviceUID": (_U, KEEP_DEVICE),
+    "GantryID": (_X, KEEP_DEVICE),
+    "DetectorID": (_X, KEEP_DEVICE),
+    "PlateID": (_X, KEEP_DEVICE),
+    "CassetteID": (_X, KEEP_DEVICE),
+    "GeneratorID": (_X, KEEP_DEVICE),
+    "SourceSerialNumber": (_X, KEEP_DEVICE),
+    # Dates and times
+    "StudyDate": (_Z, KEEP_DATES),
+    "StudyTime": (_Z, KEEP_DATES),
+    "SeriesDate": (_X, KEEP_DATES),
+    "SeriesTime": (_X, KEEP_DATES),
+    "AcquisitionDate": (_X, KEEP_DATES),
+    "AcquisitionTime": (_X, KEEP_DATES),
+    "AcquisitionDateTime": (_X, KEEP_DATES),
+    "ContentDate": (_Z, KEEP_DATES),
+    "ContentTime": (_Z, KEEP_DATES),
+    "InstanceCreationDate": (_X, KEEP_DATES),
+    "InstanceCreationTime": (_X, KEEP_DATES),
+    "OverlayDate": (_X, KEEP_DATES),
+    "OverlayTime": (_X, KEEP_DATES),
+    "CurveDate": (_X, KEEP_DATES),
+    "CurveTime": (_X, KEEP_DATES),
+    "PerformedProcedureStepStartDate": (_X, KEEP_DATES),
+    "PerformedProcedureStepStartTime": (_X, KEEP_DATES),
+    "PerformedProcedureStepEndDate": (_X, KEEP_DATES),
+    "PerformedProcedureStepEndTime": (_X, KEEP_DATES),
+    "ScheduledProcedureStepStartDate": (_X, KEEP_DATES),
+    "ScheduledProcedureStepStartTime": (_X, KEEP_DATES),
+    "ScheduledProcedureStepEndDate": (_X, KEEP_DATES),
+    "ScheduledProcedureStepEndTime": (_X, KEEP_DATES),
+    "AdmittingDate": (_X, KEEP_DATES),
+    "AdmittingTime": (_X, KEEP_DATES),
+    "DateOfLastCalibration": (_X, KEEP_DATES),
+    "TimeOfLastCalibration": (_X, KEEP_DATES),
+    "DateOfSecondaryCapture": (_X, KEEP_DATES),
+    "TimeOfSecondaryCapture": (_X, KEEP_DATES),
+    "RadiopharmaceuticalStartTime": (_X, KEEP_DATES),
+    "RadiopharmaceuticalStopTime": (_X, KEEP_DATES),
+    "RadiopharmaceuticalStartDateTime": (_X, KEEP_DATES),
+    "ObservationDateTime": (_D, KEEP_DATES),
+    "VerificationDateTime": (_D, KEEP_DATES),
+    "ReferencedDateTime": (_D, KEEP_DATES),
+    "FrameReferenceDateTime": (_D, KEEP_DATES),
+    "FrameAcquisitionDateTime": (_D, KEEP_DATES),
+    "StartAcquisitionDateTime": (_D, KEEP_DATES),
+    "EndAcquisitionDateTime": (_D, KEEP_DATES),
+    "InterpretationRecordedDate": (_X, KEEP_DATES),
+    "InterpretationRecordedTime": (_X, KEEP_DATES),
+    "Date": (_D, KEEP_DATES),
+    "Time": (_D, KEEP_DATES),
+    "DateTime": (_D, KEEP_DATES),
+}
+
+# UIDs that name an instance (remapped with U); class UIDs and coding
+# scheme UIDs are kept.
+_UID_KEYWORDS = {
+    "StudyInstanceUID",
+    "SeriesInstanceUID",
+    "SOPInstanceUID",
+    "MediaStorageSOPInstanceUID",
+    "ReferencedSOPInstanceUID",
+    "ReferencedSOPInstanceUIDInFile",
+    "FrameOfReferenceUID",
+    "ReferencedFrameOfReferenceUID",
+    "RelatedFrameOfReferenceUID",
+    "SynchronizationFrameOfReferenceUID",
+    "ConcatenationUID",
+    "DimensionOrganizationUID",
+    "IrradiationEventUID",
+    "FiducialUID",
+    "TargetUID",
+    "UID",
+    "StorageMediaFileSetUID",
+    "ReferencedGeneralPurposeScheduledProcedureStepTransactionUID",
+    "TransactionUID",
+    "DoseReferenceUID",
+    "CreatorVersionUID",
+    "InstanceCreatorUID",
+    "SpecimenUID",
+    "TrackingUID",
+    "PresentationDisplayCollectionUID",
+    "PresentationSequenceCollectionUID",
+    "ReferencedColorPaletteInstanceUID",
+    "DeviceUID",
+}
+_UID_KEYWORDS = {k for k in _UID_KEYWORDS if tag_for_keyword(k) is not None}
+
+_DUMMY = {
+    "PN": "ANONYMIZED",
+    "LO": "ANONYMIZED",
+    "SH": "ANONYMIZED",
+    "LT": "ANONYMIZED",
+    "ST": "ANONYMIZED",
+    "UT": "ANONYMIZED",
+    "UC": "ANONYMIZED",
+    "CS": "ANONYMIZED",
+    "AE": "ANONYMIZED",
+    "DA": "19000101",
+    "TM": "000000",
+    "DT": "19000101000000",
+    "AS": "000Y",
+    "DS": "0",
+    "IS": "0",
+}
+
+
+class AnonymizeError(DcmtuiError):
+    """De-identification that cannot be done; the message says why."""
+
+
+@dataclass(frozen=True)
+class Change:
+    """One attribute the profile changes."""
+
+    path: str
+    """Where: ``(0010,0010)``, or ``(0008,1140)[0].(0008,1155)`` in a sequence."""
+    keyword: str
+    action: str
+    """X (removed), Z (emptied), D (dummy), U (new UID)."""
+    old: str
+    new: str
+
+    def line(self) -> str:
+        """One line for a dry run."""
+        name = self.keyword or "private"
+        if self.action == "X":
+            return f"{self.path} {name}: remove (was {self.old!r})"
+        return f"{self.path} {name}: {self.action} {self.old!r} -> {self.new!r}"
+
+
+@dataclass(frozen=True)
+class AnonymizeResult:
+    """The outcome for one file."""
+
+    source: str
+    target: str
+    ok: bool
+    changes: tuple[Change, ...] = ()
+    message: str = ""
+
+
+@dataclass
+class UidMap:
+    """New UIDs for old ones, the same for the same old UID in a run."""
+
+    salt: str = field(default_factory=lambda: secrets.token_hex(16))
+    """Secret mixed into each new UID; the same salt gives the same UIDs."""
+    mapping: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, old: str) -> str:
+        """The new UID for ``old``."""
+        new = self.mapping.get(old)
+        if new is None:
+            new = str(generate_uid(prefix="2.25.", entropy_srcs=[self.salt, old]))
+            self.mapping[old] = new
+        return new
+
+
+def _text(value: object) -> str:
+    text = str(value)
+    return text if len(text) <= 64 else text[:61] + "..."
+
+
+def _value_text(elem: DataElement) -> str:
+    if elem.VR == "SQ":
+        return f"{len(elem.value or [])} items"
+    if isinstance(elem.value, bytes):
+        return f"{len(elem.value)} bytes"
+    return _text("" if elem.value is None else elem.value)
+
+
+def _path(prefix: str, tag: int) -> str:
+    here = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return f"{prefix}.{here}" if prefix else here
+
+
+def _is_standard_uid(value: str) -> bool:
+    return UID(value).is_valid and bool(UID(value).name != value)
+
+
+def _plan(
+    ds: Dataset,
+    keep: frozenset[str],
+    uids: UidMap,
+    prefix: str = "",
+) -> Iterator[tuple[Dataset, DataElement, Change]]:
+    """Every change the profile makes to ``ds`` (recursively), with the data
+    set and element it applies to."""
+    for elem in list(ds):
+        tag = int(elem.tag)
+        group = tag >> 16
+        keyword = keyword_for_tag(tag) or ""
+        path = _path(prefix, tag)
+        if elem.tag.is_private and KEEP_PRIVATE not in keep:
+            yield ds, elem, Change(path, "", _X, _value_text(elem), "")
+            continue
+        if 0x5000 <= group <= 0x50FF or (
+            0x6000 <= group <= 0x60FF and (tag & 0xFFFF) == 0x4000
+        ):
+            yield ds, elem, Change(path, keyword, _X, _value_text(elem), "")
+            continue
+        action, option = _TABLE.get(keyword, (None, None))
+        if option is not None and option in keep:
+            action = None
+        if action is None and keyword in _UID_KEYWORDS and KEEP_UIDS not in keep:
+            action = _U
+        if action == _U and KEEP_UIDS in keep:
+            action = None
+        if action is None:
+            if elem.VR == "SQ":
+                for i, item in enumerate(elem.value or []):
+                    yield from _plan(item, keep, uids, f"{path}[{i}]")
+            continue
+        old = "" if elem.VR == "SQ" else _value_text(elem)
+        if action == _X:
+            yield ds, elem, Change(path, keyword, _X, old, "")
+        elif action == _Z:
+            if elem.VR == "SQ":
+                if elem.value:
+                    yield (
+                        ds,
+                        elem,
+                        Change(path, keyword, _Z, f"{len(elem.value)} items", ""),
+                    )
+            elif not elem.is_empty:
+                yield ds, elem, Change(path, keyword, _Z, old, "")
+        elif action == _D:
+            dummy = _DUMMY.get(str(elem.VR), "")
+            if elem.VR == "SQ":
+                yield ds, elem, Change(path, keyword, _X, "sequence", "")
+            elif str(elem.value) != dummy:
+                yield ds, elem, Change(path, keyword, _D, old, dummy)
+        elif action == _U:
+            values = elem.value if elem.VM > 1 else [elem.value]
+            new = [
+                v if not v or _is_standard_uid(str(v)) else uids(str(v))
+                for v in values
+                if v is not None
+            ]
+            text = "\\".join(str(v) for v in new)
+            if [str(v) for v in values] != [str(v) for v in new]:
+                yield ds, elem, Change(path, keyword, _U, old, text)
+
+
+def _apply(ds: Dataset, elem: DataElement, change: Change) -> None:
+    if change.action == _X:
+        if elem.tag in ds:
+            del ds[elem.tag]
+    elif change.action == _Z:
+        elem.value = DicomSequence() if elem.VR == "SQ" else None
+    elif change.action in (_D, _U):
+        parts = change.new.split("\\")
+        elem.value = parts if len(parts) > 1 else change.new
+
+
+def _mark(ds: Dataset, keep: frozenset[str]) -> list[Change]:
+    """Patient Identity Removed, De-identification Method and its codes."""
+    options = [o for o in OPTIONS if o in keep]
+    method = "PS3.15 Annex E Basic Application Confidentiality Profile"
+    if options:
+        method += " (retain " + ", ".join(options) + ")"
+    method = method[:64]
+    changes = [
+        Change(
+            "(0012,0062)",
+            "PatientIdentityRemoved",
+            _D,
+            str(ds.get("PatientIdentityRemoved", "")),
+            "YES",
+        ),
+        Change(
+            "(0012,0063)",
+            "DeidentificationMethod",
+            _D,
+            str(ds.get("DeidentificationMethod", "")),
+            method,
+        ),
+    ]
+    ds.PatientIdentityRemoved = "YES"
+    ds.DeidentificationMethod = method
+    codes = [("113100", "Basic Application Confidentiality Profile")]
+    codes += [_OPTION_CODES[o] for o in options]
+    items = []
+    for value, meaning in codes:
+        item = Dataset()
+        item.CodeValue = value
+        item.CodingSchemeDesignator = "DCM"
+        item.CodeMeaning = meaning
+        items.append(item)
+    ds.DeidentificationMethodCodeSequence = DicomSequence(items)
+    changes.append(
+        Change(
+            "(0012,0064)",
+            "DeidentificationMethodCodeSequence",
+            _D,
+            "",
+            " ".join(c for c, _ in codes),
+        )
+    )
+    return changes
+
+
+def anonymize_dataset(
+    ds: FileDataset, keep: frozenset[str], uids: UidMap
+) -> list[Change]:
+    """Apply the profile to a data set read from a file, in place.
+
+    Args:
+        ds: The data set (with ``file_meta``).
+        keep: Retain options (:data:`OPTIONS`, and ``private``).
+        uids: The run's UID map.
+
+    Returns:
+        Every change made.
+    """
+    unknown = set(keep) - set(OPTIONS) - {KEEP_PRIVATE}
+    if unknown:
+        raise AnonymizeError(
+            f"unknown retain option {', '.join(sorted(unknown))}: use "
+            f"{', '.join((*OPTIONS, KEEP_PRIVATE))}"
+        )
+    planned = list(_plan(ds, keep, uids))
+    for parent, elem, change in planned:
+        _apply(parent, elem, change)
+    changes = [c for _, _, c in planned]
+    meta = getattr(ds, "file_meta", None)
+    if meta is not None and "SOPInstanceUID" in ds and KEEP_UIDS not in keep:
+        old = str(meta.get("MediaStorageSOPInstanceUID", ""))
+        if old != str(ds.SOPInstanceUID):
+            meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
+            changes.append(
+                Change(
+                    "(0002,0003)",
+                    "MediaStorageSOPInstanceUID",
+                    _U,
+                    old,
+                    str(ds.SOPInstanceUID),
+                )
+            )
+    changes += _mark(ds, keep)
+    return changes
+
+
+def _write(ds: FileDataset, source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=".anon-", dir=target.parent)
+    tmp = Path(name)
+    try:
+        os.chmod(tmp, (target if target.exists() else source).stat().st_mode & 0o777)
+        with os.fdopen(fd, "wb") as out:
+            ds.save_as(out, enforce_file_format=True)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+
+
+def anonymize_file(
+    source: Path,
+    target: Path | None,
+    keep: frozenset[str] = frozenset(),
+    uids: UidMap | None = None,
+    dry_run: bool = False,
+) -> AnonymizeResult:
+    """De-identify one file (blocking).
+
+    Args:
+        source: A DICOM file.
+        target: Where to write (None: in place).
+        keep: Retain options.
+        uids: The run's UID map (a new one when None).
+        dry_run: List the changes, write nothing.
+
+    Returns:
+        The changes made (or that would be made).
+    """
+    try:
+        ds = dcmread(source)
+    except (InvalidDicomError, OSError, ValueError, EOFError) as exc:
+        raise FileReadError(source, str(exc).splitlines()[0] or "unreadable") from exc
+    changes = anonymize_dataset(ds, keep, uids or UidMap())
+    out = target or source
+    if not dry_run:
+        _write(ds, source, out)
+    return AnonymizeResult(
+        str(source), "" if dry_run else str(out), True, tuple(changes)
+    )
+
+
+def anonymize_iter(
+    sources: Sequence[Path],
+    out_dir: Path | None,
+    keep: frozenset[str] = frozenset(),
+    salt: str | None = None,
+    dry_run: bool = False,
+) -> Iterator[AnonymizeResult]:
+    """De-identify files one by one with one UID map (blocking).
+
+    A failure is a result, not a stop. Files keep their names under
+    ``out_dir``; two sources of the same name are refused.
+    """
+    uids = UidMap(salt) if salt is not None else UidMap()
+    targets: list[Path | None] = [None] * len(sources)
+    if out_dir is not None:
+        seen: dict[Path, Path] = {}
+        for i, source in enumerate(sources):
+            named = out_dir / source.name
+            if named in seen:
+                raise AnonymizeError(
+                    f"{seen[named]} and {source} would both be written to {named}"
+                )
+            seen[named] = source
+            targets[i] = named
+    for source, target in zip(sources, targets, strict=True):
+        try:
+            yield anonymize_file(source, target, keep, uids, dry_run)
+        except DcmtuiError as exc:
+            yield AnonymizeResult(str(source), "", False, message=str(exc))
+        except (OSError, ValueError, TypeError, AttributeError, KeyError) as exc:
+            yield AnonymizeResult(
+                str(source), "", False, message=f"{source}: {type(exc).__name__}: {exc}"
+            )
+
+
+async def anonymize_files(
+    sources: Sequence[Path],
+    out_dir: Path | None,
+    keep: frozenset[str] = frozenset(),
+    salt: str | None = None,
+    dry_run: bool = False,
+) -> AsyncIterator[AnonymizeResult]:
+    """De-identify files in a thread, a result per file."""
+    make: Callable[[], Iterator[AnonymizeResult]] = lambda: anonymize_iter(  # noqa: E731
+        sources, out_dir, keep, salt, dry_run
+    )
+    async for result in iterate_in_thread(make):
+        yield result
+
+
+async def anonymize_one(
+    source: Path, target: Path | None, keep: frozenset[str] = frozenset()
+) -> AnonymizeResult:
+    """De-identify one file in a thread."""
+    return await asyncio.to_thread(anonymize_file, source, target, keep)
