@@ -159,6 +159,25 @@ async def test_per_peer_limit(tmp_path: Path) -> None:
         await rx.scp.stop(grace=1)
 
 
+async def test_total_limit(tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, max_associations=1)
+    rx = await start_receiver(settings, tmp_path / "store")
+    try:
+        from pynetdicom import AE
+
+        ae = AE(ae_title="FIRST")
+        ae.add_requested_context("1.2.840.10008.1.1")
+        first = await asyncio.to_thread(ae.associate, "127.0.0.1", rx.port)
+        assert first.is_established
+        assert (await echo(rx, "-aet", "SECOND")).returncode != 0
+        await rx.wait_for("rejected")
+        assert "receiver.max_associations" in rx.kinds("rejected")[0].detail
+        await asyncio.to_thread(first.release)
+        assert (await echo(rx)).returncode == 0
+    finally:
+        await rx.scp.stop(grace=1)
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     where = tmp_path / "tmpfs"
