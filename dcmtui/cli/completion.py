@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from dcmtui.config import Settings
 
 FILE = "file"
 """Kind of a value that is a path: completed with file names."""
+NODE_NAMES = f"{PROG} completion --node-names 2>/dev/null"
+"""The shell command that lists the address book's names (run on TAB)."""
 
 
 @dataclass
@@ -39,6 +42,8 @@ class Spec:
     """Options that may be given more than once (``-m``, ``-k``)."""
     optional: set[str] = field(default_factory=set)
     """Options whose value may be left out (``--listen [PORT]``)."""
+    first_node: bool = False
+    """The first positional argument is a node of the address book."""
 
 
 def _kind(action: argparse.Action) -> str | list[str]:
@@ -60,6 +65,8 @@ def spec_of(parser: argparse.ArgumentParser) -> Spec:
                 spec.subs[name] = (helps.get(name, ""), spec_of(sub))
             continue
         if not action.option_strings:
+            if not kinds and action.dest == "node":
+                spec.first_node = True
             kinds.append(_kind(action))
             continue
         takes_value = action.nargs != 0
@@ -117,6 +124,13 @@ def _bash_case(spec: Spec, indent: str) -> list[str]:
             action = "return"
         out.append(f"{indent}  {_bash_word(option)}) {action};;")
     out.append(f"{indent}esac")
+    if spec.first_node:
+        out += [
+            f'{indent}if [[ $npos -eq 0 && "$cur" != -* ]]; then',
+            f'{indent}  COMPREPLY=($(compgen -W "$({NODE_NAMES})" -- "$cur"))',
+            f"{indent}  return",
+            f"{indent}fi",
+        ]
     options = " ".join(_bash_word(o) for o in sorted([*spec.flags, *spec.values]))
     words = " ".join(_bash_word(s) for s in spec.subs)
     if isinstance(spec.positional, list):
@@ -147,7 +161,7 @@ def bash_script() -> str:
         f"# bash completion for {PROG} (made by: {PROG} completion bash)",
         f"_{PROG}() {{",
         '    local cur="${COMP_WORDS[COMP_CWORD]}" prev="${COMP_WORDS[COMP_CWORD-1]}"',
-        '    local cmd="" sub="" word skip="" i',
+        '    local cmd="" sub="" word skip="" i npos=0',
         f'    local takes_value=" {takes_value} "',
         "    COMPREPLY=()",
         "    for ((i = 1; i < COMP_CWORD; i++)); do",
@@ -158,7 +172,8 @@ def bash_script() -> str:
         "            continue",
         "        fi",
         '        if [[ -z "$cmd" ]]; then cmd="$word"',
-        '        elif [[ -z "$sub" ]]; then sub="$word"; fi',
+        '        elif [[ -z "$sub" ]]; then sub="$word"; npos=1',
+        "        else npos=$((npos + 1)); fi",
         "    done",
         '    case "$cmd" in',
         '    "")',
@@ -213,6 +228,9 @@ def _zsh_specs(spec: Spec) -> list[str]:
         star = "*" if option in spec.repeat else ""
         name = _bash_word(option) + ("-" if option in spec.optional else "")
         out.append(f"'{star}{name}[{help_text}]:value:{action}'")
+    if spec.first_node:
+        names = '${(f)"$(' + NODE_NAMES + ')"}'
+        out.append(f"'1:node:{{compadd -- {names}}}'")
     if spec.positional == FILE:
         out.append("'*:file:_files'")
     elif isinstance(spec.positional, list):
@@ -301,10 +319,23 @@ def zsh_script() -> str:
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("shell", choices=("bash", "zsh"), help="the shell")
+    parser.add_argument("shell", nargs="?", choices=("bash", "zsh"), help="the shell")
+    parser.add_argument(
+        "--node-names", action="store_true", help=argparse.SUPPRESS
+    )  # what the scripts run to complete NODE
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    if args.node_names:
+        from dcmtui.services.nodes import NodeBook
+
+        for node in NodeBook.in_folder(settings.config_dir).nodes():
+            if node.name.isprintable() and " " not in node.name:
+                print(node.name)
+        return 0
+    if args.shell is None:
+        print("dcmtui: error: name a shell: bash or zsh", file=sys.stderr)
+        return 2
     print(bash_script() if args.shell == "bash" else zsh_script(), end="")
     return 0
 

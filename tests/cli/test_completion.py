@@ -19,6 +19,7 @@ def complete_bash(words: list[str], cwd: Path | None = None) -> list[str]:
     line = ["dcmtui", *words]
     quoted = " ".join(f"'{w}'" for w in line)
     program = (
+        f'dcmtui() {{ "{sys.executable}" -m dcmtui "$@"; }}\n'
         f"{script}\n"
         f"COMP_WORDS=({quoted}); COMP_CWORD={len(line) - 1}\n"
         "_dcmtui\n"
@@ -115,3 +116,19 @@ def test_completion_command_as_a_process() -> None:
     )
     assert out.returncode == 2
     assert "invalid choice" in out.stderr
+
+
+def test_node_names_complete_from_the_address_book(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["nodes", "add", "PACS1", "PACS1@127.0.0.1:104"]) == 0
+    assert main(["nodes", "add", "ORTHANC", "ORTHANC@127.0.0.1:4242"]) == 0
+    capsys.readouterr()
+    assert main(["completion", "--node-names"]) == 0
+    assert sorted(capsys.readouterr().out.split()) == ["ORTHANC", "PACS1"]
+    assert sorted(complete_bash(["echo", ""], cwd=tmp_path)) == ["ORTHANC", "PACS1"]
+    assert complete_bash(["send", "PA"], cwd=tmp_path) == ["PACS1"]
+    (tmp_path / "study").mkdir()
+    # After the node come paths.
+    assert complete_bash(["send", "PACS1", "st"], cwd=tmp_path) == ["study"]
+    assert complete_bash(["find", "--dcmtk", "OR"], cwd=tmp_path) == ["ORTHANC"]
