@@ -108,6 +108,22 @@ class FilesScreen(Screen[None]):
             id="files.preview",
             show=False,
         ),
+        Binding(
+            "c",
+            "convert",
+            "Convert",
+            tooltip="Convert the marked files (or this one) to another transfer syntax",
+            id="files.convert",
+            show=False,
+        ),
+        Binding(
+            "a",
+            "anonymize",
+            "Anonymize",
+            tooltip="De-identify the marked files (or this one)",
+            id="files.anonymize",
+            show=False,
+        ),
     ]
 
     def __init__(self, services: Services, root: Path) -> None:
@@ -261,6 +277,27 @@ class FilesScreen(Screen[None]):
             self.notify("No file under the cursor.", severity="warning", timeout=3)
             return
         self.app.push_screen(PreviewScreen(self.services, Path(path)))
+
+    def _marks_or_cursor(self) -> list[str]:
+        """The marked files, or the file under the cursor when none is marked."""
+        if self.table.marks:
+            return sorted(self.table.marks)
+        path = self.table.current_path
+        return [path] if path else []
+
+    def action_convert(self) -> None:
+        """Convert the marked files (or the cursor's) to another syntax."""
+        from dcmtui.screens.convert import ConvertScreen
+
+        if paths := self._marks_or_cursor():
+            self.app.push_screen(ConvertScreen(self.services, paths))
+
+    def action_anonymize(self) -> None:
+        """De-identify the marked files (or the cursor's)."""
+        from dcmtui.screens.convert import AnonymizeScreen
+
+        if paths := self._marks_or_cursor():
+            self.app.push_screen(AnonymizeScreen(self.services, paths))
 
     def action_rescan(self) -> None:
         self.load_and_scan()
