@@ -29,6 +29,7 @@ from dcmtui.widgets.assoc_log_view import AssocLogView, human_bytes
 
 _FILTER_OUTCOMES = ("", *OUTCOMES)  # "" = all; "failed" = anything that failed
 _FLUSH_EVERY = 0.1  # seconds between table updates while events pour in
+_DETAIL_EVENTS = 6  # the newest events of the selected association
 
 
 class AssocLogScreen(Screen[None]):
@@ -270,8 +271,11 @@ class AssocLogScreen(Screen[None]):
                     )
                     style = "green" if cx.result == "accepted" else "red"
                     text.append(visible(cx.result) + "\n", style=style)
-        text.append("Events:\n", style="bold")
-        for event in row.events[-200:]:
+        shown = row.events[-_DETAIL_EVENTS:]
+        earlier = len(row.events) - len(shown)
+        text.append("Events", style="bold")
+        text.append(f" ({earlier} earlier not shown):\n" if earlier else ":\n")
+        for event in shown:
             text.append("  " + format_line(event) + "\n")
         detail.update(text)
 
