@@ -395,7 +395,7 @@ class QueryScreen(Screen[None]):
         self.busy = True
         totals = [0, 0, 0]
         method = node.retrieve
-        destination = node.move_destination or self.services.scu.calling_for(node)
+        destination = node.move_destination or self.receiver_ae()
         output = self.services.settings.data_dir / "store"
         try:
             for index, row in enumerate(rows, 1):
@@ -432,12 +432,33 @@ class QueryScreen(Screen[None]):
             failed=bool(totals[1]),
         )
 
+    def receiver_ae(self) -> str:
+        """The built-in receiver's AE title: where C-MOVE sends by default."""
+        receiver = getattr(self.services.settings, "receiver", None)
+        return str(getattr(receiver, "ae_title", "") or "DCMTUI")
+
     def action_dcmtk(self) -> None:
         query = self.current or self.form_query()
         if query is None:
             return
-        calling = self.services.scu.calling_for(query.node)
-        line = dcmtk_cmd.findscu(
-            query.node, calling, query.root, query.level, list(query.keys)
-        )
-        self.notify(visible(line), title="DCMTK", markup=False, timeout=15)
+        node = query.node
+        calling = self.services.scu.calling_for(node)
+        keys = list(query.keys)
+        lines = [dcmtk_cmd.findscu(node, calling, query.root, query.level, keys)]
+        if query.root != "worklist":
+            if node.retrieve == "C-GET":
+                output = str(self.services.settings.data_dir / "store")
+                lines.append(
+                    dcmtk_cmd.getscu(
+                        node, calling, query.root, query.level, keys, output
+                    )
+                )
+            else:
+                dest = node.move_destination or self.receiver_ae()
+                lines.append(
+                    dcmtk_cmd.movescu(
+                        node, calling, query.root, query.level, keys, dest
+                    )
+                )
+        text = "\n".join(visible(line) for line in lines)
+        self.notify(text, title="DCMTK", markup=False, timeout=20)
