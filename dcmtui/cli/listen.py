@@ -70,6 +70,10 @@ def _run_listen(args: argparse.Namespace, settings: Settings) -> int:
     )
 
     async def serve() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
         port = await scp.start()
         print(
             f"dcmtui: listening as {scp.ae_title} on {scp.bind}:{port}, "
@@ -77,10 +81,6 @@ def _run_listen(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
             flush=True,
         )
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         print(
             f"dcmtui: stopping (transfers in flight get {args.grace:g} s)",
