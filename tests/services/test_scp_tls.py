@@ -12,6 +12,7 @@ import pytest
 
 from tests.factories import write_dicom
 from tests.netpeers import dcmtk
+from tests.peers import require
 from tests.services.test_scp import (
     dataset_bytes,
     make_settings,
@@ -22,7 +23,8 @@ from tests.services.test_scp import (
 
 
 def openssl(*args: str, cwd: Path) -> None:
-    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+    program = require("openssl")
+    subprocess.run([program, *args], cwd=cwd, check=True, capture_output=True)
 
 
 @pytest.fixture(scope="module")
