@@ -55,7 +55,7 @@ class DumpScreen(Screen[None]):
         & #columns { height: 1; padding: 0 0; color: $text-muted; }
         & #body { height: 1fr; }
         & #detail {
-            width: 34; border-left: solid $panel; padding: 0 1; height: 1fr;
+            width: 30; border-left: solid $panel; padding: 0 1; height: 1fr;
             overflow-y: auto;
         }
         & #detail.-hidden { display: none; }

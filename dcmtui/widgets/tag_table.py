@@ -34,13 +34,17 @@ class RowSource(Protocol):
     def row(self, index: int) -> TagRow: ...
 
 
-_TAG_W, _VR_W, _VM_W, _LEN_W, _NAME_W = 11, 2, 3, 7, 28
+_TAG_W, _VR_W, _VM_W, _LEN_W, _NAME_W = 11, 2, 3, 7, 26
+_MAX_INDENT = 4
+"""Nesting levels drawn as indentation; deeper rows show their depth as a number."""
+_LEAD_W = 2 + 2 * _MAX_INDENT + _TAG_W
+"""The tree column: indentation, marker and tag; the same width on every row."""
 
 
 def header_text() -> Text:
     """The column titles, aligned with the rows."""
     return Text(
-        f"  {'Tag':<{_TAG_W}} {'VR':<{_VR_W}} {'VM':>{_VM_W}} {'Length':>{_LEN_W}} "
+        f"{'  Tag':<{_LEAD_W}} {'VR':<{_VR_W}} {'VM':>{_VM_W}} {'Length':>{_LEN_W}} "
         f"{'Name':<{_NAME_W}} Value",
         style="bold",
         no_wrap=True,
@@ -222,7 +226,9 @@ class TagTable(ScrollView, can_focus=True):
         if row.kind == "element" and row.tag in self.edited:
             style += self.get_component_rich_style("tag-table--edited")
         marker = ("▾ " if row.expanded else "▸ ") if row.expandable else "  "
-        indent = "  " * row.depth
+        indent = "  " * min(row.depth, _MAX_INDENT)
+        if row.depth > _MAX_INDENT:
+            indent = f"{row.depth:>{2 * _MAX_INDENT - 1}} "
         length = "u/l" if row.length is None else f"{row.length:,}"
         tag = row.tag_text if row.kind == "element" else ""
         name = visible(row.keyword)
@@ -230,8 +236,7 @@ class TagTable(ScrollView, can_focus=True):
             name = f"{name} [{visible(row.creator)}]"
         text = Text(no_wrap=True, overflow="ellipsis", style=style)
         lead = indent + marker + (tag if tag else row.keyword)
-        width = _TAG_W + 2 + len(indent)
-        text.append(f"{lead:<{width}}"[: max(width, len(lead))])
+        text.append(f"{lead:<{_LEAD_W}}")
         if row.kind == "element":
             name_cell = f"{name:<{_NAME_W}}"[:_NAME_W]
             text.append(
