@@ -43,6 +43,7 @@ def _commands() -> dict[str, Command]:
         modify,
         network,
         nodes,
+        store,
         undump,
     )
 
@@ -51,6 +52,7 @@ def _commands() -> dict[str, Command]:
         commands.update(module.COMMANDS)
     for module in (convert, anonymize):
         commands.update(module.COMMANDS)
+    commands.update(store.COMMANDS)
     return commands
 
 

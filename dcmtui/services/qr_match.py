@@ -15,6 +15,7 @@ identifier is matched at the IMAGE level.
 from __future__ import annotations
 
 import logging
+import os
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -340,11 +341,27 @@ def _register(con: sqlite3.Connection) -> None:
     con.create_function("dcm_match", 3, dcm_match, deterministic=True)
 
 
-def _under(root: str) -> tuple[str, list[str]]:
-    import os
+ROOTS_TABLE = "CREATE TABLE IF NOT EXISTS qr_roots (path TEXT PRIMARY KEY)"
 
-    prefix = root.rstrip(os.sep) + os.sep
-    return "(path >= ? AND path < ?)", [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
+
+def referenced_roots(con: sqlite3.Connection) -> list[str]:
+    """Folders imported in place (from the index database)."""
+    exists = con.execute(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'qr_roots'"
+    ).fetchone()
+    if not exists:
+        return []
+    return [row[0] for row in con.execute("SELECT path FROM qr_roots ORDER BY path")]
+
+
+def under_any(roots: list[str]) -> tuple[str, list[str]]:
+    """SQL condition (and parameters) for paths below any of ``roots``."""
+    parts, params = [], []
+    for root in roots:
+        prefix = root.rstrip(os.sep) + os.sep
+        parts.append("(path >= ? AND path < ?)")
+        params += [prefix, prefix[:-1] + chr(ord(os.sep) + 1)]
+    return "(" + " OR ".join(parts or ["0"]) + ")", params
 
 
 # --- files --------------------------------------------------------------------
@@ -432,7 +449,7 @@ class StoreQuery:
     def _select(
         self, con: sqlite3.Connection, plan: _Plan
     ) -> Iterator[tuple[dict[str, Any], str]]:
-        where_root, params = _under(str(self.store_root))
+        where_root, params = under_any([str(self.store_root), *referenced_roots(con)])
         where = [where_root, "kind = 'dicom'", *plan.where]
         params += plan.params
         unique = _UNIQUE[plan.level]
@@ -536,11 +553,13 @@ class StoreQuery:
             raise QueryError(
                 f"a {level} level retrieve needs a {unique_keyword}", 0xC000
             )
-        where_root, params = _under(str(self.store_root))
-        where = [where_root, "kind = 'dicom'", *plan.where]
-        params += plan.params
         con = self._connect()
         try:
+            where_root, params = under_any(
+                [str(self.store_root), *referenced_roots(con)]
+            )
+            where = [where_root, "kind = 'dicom'", *plan.where]
+            params += plan.params
             rows = con.execute(
                 "SELECT path, sop_class_uid, sop_instance_uid, transfer_syntax_uid "
                 f"FROM files WHERE {' AND '.join(where)} ORDER BY path",

@@ -142,6 +142,8 @@ class QrService:
         self.worklist = Worklist(
             Path(folder).expanduser() if folder else self.settings.data_dir / "worklist"
         )
+        self._lock = threading.Lock()
+        self._used: int | None = None
 
     # --- the hook interface of StoreScp -----------------------------------
 
@@ -203,6 +205,24 @@ class QrService:
                     cx.scp_role = True
                     cx.scu_role = True
         return [*supported, *added]
+
+    def refuse_store(self, nbytes: int) -> str:
+        """Why an object of ``nbytes`` must be refused ('' to store it): the
+        store quota (``[qr] quota_bytes``)."""
+        if not self.config.quota_bytes:
+            return ""
+        from dcmtui.services.store_admin import StoreAdmin
+
+        with self._lock:
+            admin = StoreAdmin(self.settings, self.scp.store.root)
+            if self._used is None:
+                self._used = admin.used_bytes()
+            problem = admin.quota_problem(self._used, nbytes)
+            if not problem:
+                self._used += nbytes
+        if problem:
+            LOGGER.warning("receiver: %s", problem)
+        return problem
 
     # --- access -----------------------------------------------------------
 

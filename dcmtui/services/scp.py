@@ -982,6 +982,13 @@ class StoreScp:
             return self._store_failed(
                 state, OUT_OF_RESOURCES, spool.problem, spool.nbytes
             )
+        for extension in self.extensions or ():  # the store quota (qrscp)
+            refusal = extension.refuse_store(spool.nbytes)
+            if refusal:
+                spool.discard()
+                return self._store_failed(
+                    state, OUT_OF_RESOURCES, refusal, spool.nbytes
+                )
         try:
             from dcmtui.services.fastread import read_record
 

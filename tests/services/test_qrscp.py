@@ -471,3 +471,30 @@ async def test_worklist_findscu_W(pacs: Pacs, tmp_path: Path) -> None:
     jane = next(r for r in found if str(r.PatientName) == "ROE^JANE")
     assert jane.ScheduledProcedureStepSequence[0].ScheduledStationAETitle == "MR1"
     assert any("worklist" in e.detail for e in pacs.ops("c-find"))
+
+
+async def test_receiver_refuses_objects_when_the_quota_is_full(tmp_path: Path) -> None:
+    import asyncio
+
+    pacs = await start_pacs(tmp_path, QrSettings(quota_bytes=1000))
+    try:
+        sent = write_dicom(tmp_path / "out" / "new.dcm", uid_seed="quota")
+        done = await asyncio.to_thread(
+            run,
+            [
+                dcmtk("storescu"),
+                "-aec",
+                "DCMTUI",
+                "127.0.0.1",
+                str(pacs.port),
+                str(sent),
+            ],
+            tmp_path,
+        )
+        assert done.returncode != 0
+        (op,) = pacs.ops("c-store")
+        assert op.status == 0xA700
+        assert "the store is full" in op.detail
+        assert not list(pacs.scp.store.root.rglob("x*.dcm"))
+    finally:
+        await pacs.scp.stop(grace=1)
