@@ -38,6 +38,7 @@ def _commands() -> dict[str, Command]:
         completion,
         convert,
         dump,
+        export,
         index,
         listen,
         modify,
@@ -50,7 +51,7 @@ def _commands() -> dict[str, Command]:
     commands: dict[str, Command] = {}
     for module in (index, nodes, network, dump, listen, modify, undump, completion):
         commands.update(module.COMMANDS)
-    for module in (convert, anonymize):
+    for module in (convert, anonymize, export):
         commands.update(module.COMMANDS)
     commands.update(store.COMMANDS)
     return commands
