@@ -261,3 +261,39 @@ def test_iso2022_edit_keeps_escapes(tmp_path: Path) -> None:
     assert (
         i is not None and view.row(i).value == "ヤマダ^タロウ=山田^太郎=やまだ^たろう"
     )
+
+
+@pytest.mark.parametrize(
+    "name", ["CT_small.dcm", "rtplan.dcm", "MR_small_bigendian.dcm", "JPEG2000.dcm"]
+)
+def test_corrupted_files_never_crash(name: str) -> None:
+    """Flipped bytes and truncations: a reason, never an exception."""
+    import contextlib
+    import random
+
+    from dcmtui.services.dataset import parse_bytes
+    from dcmtui.services.edit import Document
+    from dcmtui.services.errors import DcmtuiError, FileReadError
+
+    rng = random.Random(name)
+    data = Path(get_testdata_file(name)).read_bytes()
+    for _ in range(60):
+        b = bytearray(data)
+        for _ in range(rng.randint(1, 8)):
+            b[rng.randrange(len(b))] = rng.randrange(256)
+        if rng.random() < 0.3:
+            b = b[: rng.randrange(len(b))]
+        try:
+            parsed = parse_bytes(Path(name), bytes(b), len(b), 0)
+        except FileReadError:
+            continue
+        view = DatasetView(parsed)
+        for i in range(min(len(view), 100)):
+            view.row(i)
+            view.full_value(i)
+        list(dump_lines(parsed))
+        doc = Document(parsed)
+        target = next((e for e in parsed.data if e.vr in ("LO", "SH", "PN")), None)
+        if target is not None:
+            with contextlib.suppress(DcmtuiError):
+                doc.set_value(target, "FUZZ")
