@@ -263,3 +263,30 @@ async def test_big_file_opens_and_scrolls(size: int, tmp_path: Path) -> None:
         assert screen.table.row_count > size
         await pilot.press("end")
         assert screen.table.cursor == screen.table.row_count - 1
+
+
+async def test_save_as_and_deflated_read_only(tmp_path: Path) -> None:
+    from pydicom.data import get_testdata_file
+
+    path = _sample(tmp_path / "a.dcm")
+    original = path.read_bytes()
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = await _open(app, path)
+        await _find(pilot, screen, "PatientName")
+        await pilot.press("e", *["backspace"] * 10, *"COPY", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.press("S")
+        await pilot.pause()
+        target = tmp_path / "copy.dcm"
+        app.screen.query_one("#path").value = str(target)  # type: ignore[attr-defined]
+        await pilot.press("enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert path.read_bytes() == original
+        assert b"COPY" in target.read_bytes()
+        app.pop_screen()
+        deflated = Path(str(get_testdata_file("image_dfl.dcm")))
+        screen = await _open(app, deflated)
+        banner = screen.query_one("#banner")
+        assert banner.display and "deflated" in str(banner.render()).lower()
