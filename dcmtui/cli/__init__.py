@@ -37,6 +37,7 @@ def _commands() -> dict[str, Command]:
         anonymize,
         completion,
         convert,
+        diff,
         dump,
         export,
         index,
@@ -51,7 +52,7 @@ def _commands() -> dict[str, Command]:
     commands: dict[str, Command] = {}
     for module in (index, nodes, network, dump, listen, modify, undump, completion):
         commands.update(module.COMMANDS)
-    for module in (convert, anonymize, export):
+    for module in (convert, anonymize, export, diff):
         commands.update(module.COMMANDS)
     commands.update(store.COMMANDS)
     return commands

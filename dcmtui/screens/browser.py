@@ -124,6 +124,14 @@ class FilesScreen(Screen[None]):
             id="files.anonymize",
             show=False,
         ),
+        Binding(
+            "D",
+            "diff",
+            "Diff",
+            tooltip="Compare the two marked files element by element",
+            id="files.diff",
+            show=False,
+        ),
     ]
 
     def __init__(self, services: Services, root: Path) -> None:
@@ -298,6 +306,16 @@ class FilesScreen(Screen[None]):
 
         if paths := self._marks_or_cursor():
             self.app.push_screen(AnonymizeScreen(self.services, paths))
+
+    def action_diff(self) -> None:
+        """Compare the two marked files element by element."""
+        from dcmtui.screens.diff import DiffScreen
+
+        marks = sorted(self.table.marks)
+        if len(marks) != 2:
+            self.notify("Mark exactly two files to compare them.", timeout=3)
+            return
+        self.app.push_screen(DiffScreen(self.services, Path(marks[0]), Path(marks[1])))
 
     def action_rescan(self) -> None:
         self.load_and_scan()

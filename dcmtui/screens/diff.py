@@ -1,0 +1,131 @@
+"""Diff: two files side by side, element by element.
+
+Pushed from the Files screen (``D`` with two files marked) as
+``DiffScreen(services, a, b)``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import Worker, WorkerState
+
+from dcmtui.services.diff import CHANGED, ONLY_A, ONLY_B, SAME, DiffRow
+from dcmtui.services.text import visible
+
+if TYPE_CHECKING:
+    from dcmtui.services.container import Services
+
+_STYLE = {CHANGED: "yellow", ONLY_A: "red", ONLY_B: "green", SAME: ""}
+_MARK = {CHANGED: "~", ONLY_A: "<", ONLY_B: ">", SAME: " "}
+
+
+def _b(key: str, action: str, text: str, tip: str, name: str) -> Binding:
+    return Binding(key, action, text, tooltip=tip, id=f"diff.{name}")
+
+
+class DiffScreen(Screen[None]):
+    """Two files compared element by element."""
+
+    DEFAULT_CSS = """
+    DiffScreen {
+        & #summary { height: 1; padding: 0 1; color: $text-muted; }
+        & DataTable { height: 1fr; }
+    }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        _b("escape,backspace", "back", "Back", "Back to the Files screen", "back"),
+        _b("s", "toggle_same", "Same", "Show or hide the equal elements", "same"),
+        _b("g", "toggle_meta", "Meta", "Show or hide the file meta group", "meta"),
+    ]
+
+    show_same: reactive[bool] = reactive(False)
+    """List the equal elements too."""
+    show_meta: reactive[bool] = reactive(True)
+    """Compare the file meta groups."""
+
+    def __init__(self, services: Services | None, a: Path, b: Path) -> None:
+        super().__init__()
+        self.services = services
+        self.a = a
+        self.b = b
+        self.rows: list[DiffRow] = []
+
+    @property
+    def table(self) -> DataTable[Text]:
+        """The differences."""
+        return self.query_one(DataTable)
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("", id="summary")
+        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "Diff"
+        self.sub_title = visible(f"{self.a.name} <> {self.b.name}")
+        self.table.add_columns(" ", "Tag", "Name", "VR", "A", "B")
+        self.load()
+
+    @on(Worker.StateChanged)
+    def _worker_failed(self, event: Worker.StateChanged) -> None:
+        if event.state is WorkerState.ERROR:
+            self.notify(str(event.worker.error), severity="error", timeout=8)
+            self.query_one("#summary", Static).update(
+                Text(visible(str(event.worker.error)))
+            )
+
+    @work(exclusive=True, group="diff", exit_on_error=False)
+    async def load(self) -> None:
+        """Compare the files in a thread and show the rows."""
+        from dcmtui.services.diff import diff_files_async
+
+        self.rows = await diff_files_async(
+            self.a, self.b, meta=self.show_meta, same=self.show_same
+        )
+        table = self.table
+        table.clear()
+        for row in self.rows:
+            style = _STYLE[row.status]
+            table.add_row(
+                Text(_MARK[row.status], style=style),
+                Text("  " * row.depth + visible(row.path.rsplit(".", 1)[-1])),
+                Text(visible(row.keyword)),
+                Text(row.vr),
+                Text(visible(row.a), style=style),
+                Text(visible(row.b), style=style),
+            )
+        counts = {s: sum(r.status == s for r in self.rows) for s in _MARK}
+        text = (
+            f"{counts[CHANGED]} changed, {counts[ONLY_A]} only in A, "
+            f"{counts[ONLY_B]} only in B"
+        )
+        if not any(counts[s] for s in (CHANGED, ONLY_A, ONLY_B)):
+            text = "The files have the same elements and values."
+        self.query_one("#summary", Static).update(
+            Text(visible(f"A: {self.a}  B: {self.b}  ·  {text}"))
+        )
+
+    def action_toggle_same(self) -> None:
+        self.show_same = not self.show_same
+
+    def action_toggle_meta(self) -> None:
+        self.show_meta = not self.show_meta
+
+    def _changed(self) -> None:
+        if self.is_mounted:
+            self.load()
+
+    watch_show_same = watch_show_meta = _changed
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

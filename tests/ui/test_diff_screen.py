@@ -1,0 +1,41 @@
+"""The diff screen: D in the Files screen with two marks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.widgets import Static
+
+from dcmtui.screens.diff import DiffScreen
+from tests.factories import write_dicom
+from tests.ui.helpers import make_app, wait_scanned
+
+
+async def test_two_marks_open_the_diff(tmp_path: Path) -> None:
+    write_dicom(tmp_path / "a.dcm", uid_seed="s")
+    write_dicom(tmp_path / "b.dcm", uid_seed="s", PatientName="ROE^JANE")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        files = await wait_scanned(pilot)
+        files.table.focus()
+        await pilot.press("D")
+        assert not isinstance(app.screen, DiffScreen)  # no marks yet
+        await pilot.press("space", "space", "D")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, DiffScreen)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if screen.rows:
+                break
+        assert [r.keyword for r in screen.rows] == ["PatientName"]
+        summary = str(screen.query_one("#summary", Static).render())
+        assert "1 changed" in summary
+        await pilot.press("s")
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if len(screen.rows) > 1:
+                break
+        assert screen.table.row_count == len(screen.rows) > 10
+        await pilot.press("escape")
+        assert not isinstance(app.screen, DiffScreen)
