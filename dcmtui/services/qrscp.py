@@ -23,7 +23,7 @@ import logging
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -312,11 +312,12 @@ class QrService:
 
     # --- C-MOVE and C-GET -------------------------------------------------
 
-    def _sender(self, assoc: Any, counts: _Counts, via: str) -> None:
-        """Make ``assoc.send_c_store`` send our file references from the file."""
+    def _sender(
+        self, assoc: Any, counts: _Counts, via: str, emit: Callable[..., None]
+    ) -> None:
+        """Make ``assoc.send_c_store`` send our file references from the file,
+        and report each sub-operation as a ``c-store`` event through ``emit``."""
         original = assoc.send_c_store
-        emit = self.scp.emit_for
-        parent = self
 
         def send_c_store(dataset: Any, *args: Any, **kwargs: Any) -> Any:
             path = getattr(dataset, "dcmtui_path", None)
@@ -338,9 +339,8 @@ class QrService:
             except Exception as exc:
                 counts.failed += 1
                 emit(
-                    parent._event_assoc(assoc),
-                    "c-store",
                     status=0xA700,
+                    nbytes=size,
                     detail=f"{via} sub-operation failed: {exc}",
                 )
                 raise
@@ -352,12 +352,11 @@ class QrService:
                 counts.warning += 1
             else:
                 counts.failed += 1
+            uid = str(getattr(dataset, "SOPInstanceUID", ""))
+            emit(status=status, nbytes=size, detail=f"sent by {via}: {uid}")
             return rsp
 
         assoc.send_c_store = send_c_store
-
-    def _event_assoc(self, assoc: Any) -> Any:
-        return getattr(assoc, "dcmtui_parent", assoc)
 
     @staticmethod
     def _reference(item: Instance) -> Any:
@@ -421,7 +420,12 @@ class QrService:
             yield _status(UNABLE_TO_PROCESS, "the retrieve failed"), None
             return
         counts = _Counts()
-        self._sender(assoc, counts, "C-GET")
+        self._sender(
+            assoc,
+            counts,
+            "C-GET",
+            lambda **values: self.scp.emit_for(assoc, "c-store", **values),
+        )
         yield len(instances)
         yield from self._retrieve(event, "get", instances, counts, what)
 
@@ -449,7 +453,7 @@ class QrService:
         except QueryError as exc:
             what, instances, error = str(exc), [], exc
         counts = _Counts()
-        kwargs = self._move_association(node, instances, counts, assoc)
+        kwargs = self._move_association(node, instances, counts)
         yield node.host, node.port, kwargs
         if error is not None:
             self.scp.emit_for(assoc, "c-move", status=error.status, detail=str(error))
@@ -460,7 +464,7 @@ class QrService:
         yield from self._retrieve(event, "move", instances, counts, what)
 
     def _move_association(
-        self, node: Node, instances: list[Instance], counts: _Counts, parent: Any
+        self, node: Node, instances: list[Instance], counts: _Counts
     ) -> dict[str, Any]:
         """Arguments of ``AE.associate`` for the C-MOVE sub-association."""
         from pynetdicom import evt
@@ -478,7 +482,7 @@ class QrService:
         events = self.scp.events
         assoc_id = events.new_id("out")
 
-        def emit(kind: str, detail: str) -> None:
+        def emit(kind: str, detail: str, **values: Any) -> None:
             events.emit(
                 AssocEvent(
                     time=time.time(),
@@ -490,6 +494,7 @@ class QrService:
                     calling_ae=self.scp.ae_title,
                     called_ae=node.ae_title,
                     detail=detail,
+                    **values,
                 )
             )
 
@@ -499,8 +504,12 @@ class QrService:
             if raw is not None:
                 with contextlib.suppress(OSError):
                     raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            event.assoc.dcmtui_parent = parent
-            self._sender(event.assoc, counts, "C-MOVE")
+            self._sender(
+                event.assoc,
+                counts,
+                "C-MOVE",
+                lambda **values: emit("c-store", **values),
+            )
 
         handlers = [
             (evt.EVT_CONN_OPEN, on_open),

@@ -298,6 +298,9 @@ async def test_getscu_retrieves_a_study_on_the_same_association(
         assert originals[got.SOPInstanceUID].exists()
     (op,) = pacs.ops("c-get")
     assert op.status == 0 and "3 sent" in op.detail
+    sent = pacs.ops("c-store")  # each sub-operation, on the same association
+    assert len(sent) == 3 and all(e.status == 0 and e.nbytes > 0 for e in sent)
+    assert {e.assoc_id for e in sent} == {op.assoc_id}
 
 
 async def test_getscu_refused_for_an_unknown_calling_ae(
@@ -367,6 +370,8 @@ async def test_movescu_to_storescp_in_the_address_book(
     (op,) = pacs.ops("c-move")
     assert op.status == 0 and "1 sent" in op.detail
     assert any(e.direction == "out" and e.called_ae == "DEST" for e in pacs.events)
+    (sent,) = [e for e in pacs.ops("c-store") if e.direction == "out"]
+    assert sent.status == 0 and sent.called_ae == "DEST"
 
 
 async def test_movescu_to_an_unknown_destination_gets_a801(
