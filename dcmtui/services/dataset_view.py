@@ -416,17 +416,29 @@ class DatasetView:
             self.show_group_lengths,
             self.collapsed,
         )
+        append = out.append
+        if private and lengths and not collapsed:
+            # The common case (everything shown), without per-element checks.
+            for e in elems:
+                append((depth, e))
+                if e.items is not None:
+                    for item in e.items:
+                        append((depth + 1, item))
+                        self._add(item.elems, depth + 2, out)
+                elif e.frags is not None:
+                    out.extend((depth + 1, f) for f in e.frags)
+            return
         for e in elems:
             if not private and e.is_private:
                 continue
             if not lengths and e.tag & 0xFFFF == 0:
                 continue
-            out.append((depth, e))
+            append((depth, e))
             if id(e) in collapsed:
                 continue
             if e.items is not None:
                 for item in e.items:
-                    out.append((depth + 1, item))
+                    append((depth + 1, item))
                     if id(item) not in collapsed:
                         self._add(item.elems, depth + 2, out)
             elif e.frags is not None:
