@@ -206,11 +206,29 @@ def _value_bytes(elem: TElem, ctx: _Ctx) -> bytes:
         return _encode_text(value, vr, ctx.encodings)
     values = [v.strip() for v in value.split("\\")] if value.strip() else []
     if vr in NUMBERS:
-        fmt = ctx.order + NUMBERS[vr] * len(values)
-        return struct.pack(fmt, *(int(v, 0) for v in values))
+        code = NUMBERS[vr]
+        bits = struct.calcsize(code) * 8
+        low, high = (
+            (0, 2**bits - 1)
+            if code.isupper()
+            else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
+        )
+        numbers = []
+        for v in values:
+            try:
+                n = int(v, 0)
+            except ValueError:
+                raise ValueError(f"{v!r} is not an integer") from None
+            if not low <= n <= high:
+                raise ValueError(f"{vr} is between {low} and {high}")
+            numbers.append(n)
+        return struct.pack(ctx.order + code * len(numbers), *numbers)
     if vr in FLOATS:
-        fmt = ctx.order + FLOATS[vr] * len(values)
-        return struct.pack(fmt, *(float(v) for v in values))
+        try:
+            floats = [float(v) for v in values]
+        except ValueError:
+            raise ValueError(f"{value!r} is not a list of numbers") from None
+        return struct.pack(ctx.order + FLOATS[vr] * len(floats), *floats)
     if vr == "AT":
         out = b""
         for v in values:

@@ -274,7 +274,8 @@ def test_binary_edits_need_a_new_file(
         ("(0010,0010) PN A^B\n", "line 1: PN values stand between [ ]"),
         ("\n\n(0010,0010) XX [A]\n", "line 3: unknown VR 'XX'"),
         ("%preamble maybe\n", "line 1: %preamble is none, zeros"),
-        ("(0028,0010) US 70000\n", "line 1:"),
+        ("(0028,0010) US 70000\n", "line 1: US is between 0 and 65535"),
+        ("(0028,0010) US 1\\x\n", "line 1: 'x' is not an integer"),
         ("(fffe,e000) item defined\n", "line 1: an item outside a sequence"),
     ],
 )
@@ -345,3 +346,17 @@ def test_document_text_round_trip_for_the_editor(tmp_path: Path) -> None:
     changes = apply_text(doc, parse_text(text.replace(line, "(0010,0020) LO [NEW-ID]")))
     assert [c.kind for c in changes] == ["modify"] and doc.dirty
     assert doc.undo() and not doc.dirty
+
+
+def test_a_tag_twice_is_refused_as_an_edit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "a.dcm"
+    shutil.copy(sample("CT_small.dcm"), target)
+    text = dump_editable(target, capsys)
+    line = next(x for x in text.splitlines() if x.startswith("(0010,0020)"))
+    path = tmp_path / "a.txt"
+    path.write_text(text.replace(line, line + "\n" + line))
+    assert main(["undump", str(path), "--apply-to", str(target)]) == 1
+    assert "(0010,0020) is there twice" in capsys.readouterr().err
+    assert target.read_bytes() == sample("CT_small.dcm").read_bytes()
