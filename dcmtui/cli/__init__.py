@@ -42,6 +42,7 @@ def _commands() -> dict[str, Command]:
         export,
         index,
         listen,
+        mkdicomdir,
         modify,
         network,
         nodes,
@@ -52,7 +53,7 @@ def _commands() -> dict[str, Command]:
     commands: dict[str, Command] = {}
     for module in (index, nodes, network, dump, listen, modify, undump, completion):
         commands.update(module.COMMANDS)
-    for module in (convert, anonymize, export, diff):
+    for module in (convert, anonymize, export, diff, mkdicomdir):
         commands.update(module.COMMANDS)
     commands.update(store.COMMANDS)
     return commands

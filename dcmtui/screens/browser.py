@@ -132,6 +132,14 @@ class FilesScreen(Screen[None]):
             id="files.diff",
             show=False,
         ),
+        Binding(
+            "k",
+            "mkdicomdir",
+            "DICOMDIR",
+            tooltip="Make or update a DICOMDIR file-set from the marked files",
+            id="files.mkdicomdir",
+            show=False,
+        ),
     ]
 
     def __init__(self, services: Services, root: Path) -> None:
@@ -306,6 +314,13 @@ class FilesScreen(Screen[None]):
 
         if paths := self._marks_or_cursor():
             self.app.push_screen(AnonymizeScreen(self.services, paths))
+
+    def action_mkdicomdir(self) -> None:
+        """Copy the marked files (or the cursor's) into a DICOMDIR file-set."""
+        from dcmtui.screens.convert import MkDicomdirScreen
+
+        if paths := self._marks_or_cursor():
+            self.app.push_screen(MkDicomdirScreen(self.services, paths))
 
     def action_diff(self) -> None:
         """Compare the two marked files element by element."""

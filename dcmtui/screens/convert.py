@@ -290,3 +290,93 @@ class AnonymizeScreen(_JobScreen):
             bar.advance(1)
         verb = "would be de-identified (dry run)" if dry_run else "de-identified"
         self._summary(f"{self.ok} {verb}, {self.failed} failed")
+
+
+class MkDicomdirScreen(_JobScreen):
+    """Make (or update) a DICOMDIR file-set from the marked files."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "escape",
+            "back",
+            "Back",
+            tooltip="Back to the Files screen",
+            id="mkdicomdir.back",
+        ),
+        Binding(
+            "ctrl+r",
+            "run",
+            "Make DICOMDIR",
+            tooltip="Copy the files into the file-set and write its DICOMDIR",
+            id="mkdicomdir.run",
+        ),
+    ]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="form"):
+            yield Static(
+                Text(
+                    f"Copy {len(self.paths)} file(s) into a DICOMDIR file-set "
+                    "(general-purpose profile; a folder with a DICOMDIR is updated)."
+                )
+            )
+            with Horizontal():
+                yield Input(
+                    default_output(self.paths, "DICOMDIR_SET"),
+                    placeholder="file-set folder",
+                    id="output",
+                )
+                yield Input("", placeholder="File-set ID (optional)", id="fileset-id")
+            with Horizontal():
+                yield Checkbox("Invent missing record keys (+I)", id="invent")
+                yield Checkbox("Keep transfer syntaxes", id="keep-syntax")
+                yield Button("Make DICOMDIR", variant="primary", id="run")
+        yield ProgressBar(total=1, show_eta=False)
+        yield Static("", id="summary")
+        yield DataTable(id="results", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = "DICOMDIR"
+        self.results.add_columns("File", "Result", "Detail")
+
+    @on(Button.Pressed, "#run")
+    def action_run(self) -> None:
+        output = self.query_one("#output", Input).value.strip()
+        if not output:
+            self.notify("Give the file-set folder.", severity="warning")
+            return
+        self.run_mkdicomdir(
+            Path(output),
+            self.query_one("#fileset-id", Input).value.strip(),
+            self.query_one("#invent", Checkbox).value,
+            self.query_one("#keep-syntax", Checkbox).value,
+        )
+
+    @work(exclusive=True, group="mkdicomdir", exit_on_error=False)
+    async def run_mkdicomdir(
+        self, out_dir: Path, fileset_id: str, invent: bool, keep_syntax: bool
+    ) -> None:
+        """Make the file-set; list what was left out."""
+        from dcmtui.services.mkdicomdir import make_dicomdir_async
+
+        self.results.clear()
+        bar = self.query_one(ProgressBar)
+        bar.update(total=1, progress=0)
+        result = await make_dicomdir_async(
+            [Path(p) for p in self.paths],
+            out_dir,
+            fileset_id=fileset_id,
+            keep_syntax=keep_syntax,
+            invent=invent,
+        )
+        bar.advance(1)
+        for path, reason in result.skipped:
+            self._row(path, False, reason)
+        verb = "updated" if result.updated else "created"
+        self._summary(
+            f"{out_dir / 'DICOMDIR'} {verb}: {result.added} added, "
+            f"{result.converted} converted, {result.invented} with invented keys, "
+            f"{len(result.skipped)} left out; {result.total} in the file-set"
+        )

@@ -8,16 +8,16 @@ import pydicom
 from pydicom.uid import RLELossless
 from textual.widgets import Checkbox, Input, Select, Static
 
-from dcmtui.screens.convert import AnonymizeScreen, ConvertScreen
+from dcmtui.screens.convert import AnonymizeScreen, ConvertScreen, _JobScreen
 from tests.factories import write_dicom
 from tests.ui.helpers import make_app, wait_scanned
 
 
-def _summary(screen: ConvertScreen | AnonymizeScreen) -> str:
+def _summary(screen: _JobScreen) -> str:
     return str(screen.query_one("#summary", Static).render())
 
 
-async def _wait_summary(pilot: object, screen: ConvertScreen | AnonymizeScreen) -> str:
+async def _wait_summary(pilot: object, screen: _JobScreen) -> str:
     for _ in range(200):
         await pilot.pause(0.02)  # type: ignore[attr-defined]
         if text := _summary(screen):
@@ -72,3 +72,24 @@ async def test_anonymize_dry_run_then_run(tmp_path: Path) -> None:
         assert ds.PatientName == "" and ds.StudyDate == "20240102"
         await pilot.press("escape")
         assert not isinstance(app.screen, AnonymizeScreen)
+
+
+async def test_mkdicomdir_for_the_marks(tmp_path: Path) -> None:
+    from dcmtui.screens.convert import MkDicomdirScreen
+
+    root = tmp_path / "root"
+    write_dicom(root / "a.dcm", uid_seed="a", StudyID="1")
+    write_dicom(root / "b.dcm", uid_seed="b", StudyID="1", InstanceNumber=2)
+    app = make_app(root)
+    async with app.run_test(size=(120, 36)) as pilot:
+        files = await wait_scanned(pilot)
+        files.table.focus()
+        await pilot.press("space", "space", "k")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, MkDicomdirScreen)
+        screen.query_one("#output", Input).value = str(tmp_path / "cd")
+        await pilot.press("ctrl+r")
+        text = await _wait_summary(pilot, screen)
+        assert "created: 2 added" in text
+        assert (tmp_path / "cd" / "DICOMDIR").exists()

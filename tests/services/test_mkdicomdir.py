@@ -1,0 +1,156 @@
+"""DICOMDIR file-sets beside DCMTK's dcmmkdir: same records, keys and file
+IDs; the 8-character rule; updates; dcmdump and dciodvfy on the result."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.uid import ExplicitVRLittleEndian
+
+from dcmtui.services.mkdicomdir import (
+    DicomdirError,
+    make_dicomdir,
+    make_dicomdir_async,
+    valid_file_id,
+)
+from tests.factories import write_dicom
+from tests.peers import require
+
+_KEYS = (
+    "PatientID",
+    "PatientName",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyID",
+    "AccessionNumber",
+    "SeriesInstanceUID",
+    "Modality",
+    "SeriesNumber",
+    "InstanceNumber",
+    "ReferencedSOPClassUIDInFile",
+    "ReferencedSOPInstanceUIDInFile",
+    "ReferencedTransferSyntaxUIDInFile",
+)
+
+
+def _corpus(root: Path) -> list[Path]:
+    files = []
+    for p, patient in enumerate(("SMITH^ANN", "JONES^BOB")):
+        for s in range(2):
+            for n in range(2):
+                files.append(
+                    write_dicom(
+                        root / f"p{p}" / f"s{s}" / f"img{n}.dcm",
+                        implicit=(s == 1),
+                        uid_seed=f"{p}-{s}-{n}",
+                        PatientName=patient,
+                        PatientID=f"P{p}",
+                        StudyID="1",
+                        SeriesNumber=s + 1,
+                        InstanceNumber=n + 1,
+                        StudyInstanceUID=f"1.2.826.0.1.3680043.10.1453.9.{p}",
+                        SeriesInstanceUID=f"1.2.826.0.1.3680043.10.1453.9.{p}.{s}",
+                    )
+                )
+    return files
+
+
+def _records(path: Path) -> list[tuple[object, ...]]:
+    ds = pydicom.dcmread(path)
+    rows = []
+    for record in ds.DirectoryRecordSequence:
+        file_id = record.get("ReferencedFileID")
+        if file_id is not None:
+            file_id = "/".join([file_id] if isinstance(file_id, str) else file_id)
+        keys = tuple(str(record.get(k, "")) for k in _KEYS)
+        rows.append((record.DirectoryRecordType, keys, file_id))
+    return sorted(rows, key=str)
+
+
+def test_same_records_as_dcmmkdir(tmp_path: Path) -> None:
+    sources = _corpus(tmp_path / "in")
+    out = tmp_path / "cd"
+    result = make_dicomdir([tmp_path / "in"], out, fileset_id="DEMO")
+    assert (result.added, result.converted, result.total) == (8, 4, 8)
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    reference = tmp_path / "DICOMDIR.dcmtk"
+    subprocess.run(
+        [
+            require("dcmdump").replace("dcmdump", "dcmmkdir"),
+            "+r",
+            "+id",
+            str(out),
+            "+D",
+            str(reference),
+            *folders,
+        ],
+        check=True,
+        capture_output=True,
+        cwd=out,
+    )
+    assert _records(out / "DICOMDIR") == _records(reference)
+    ds = pydicom.dcmread(out / "DICOMDIR")
+    assert ds.FileSetID == "DEMO"
+    for record in ds.DirectoryRecordSequence:
+        if "ReferencedFileID" in record:
+            parts = list(record.ReferencedFileID)
+            assert valid_file_id(parts)
+            copied = pydicom.dcmread(out.joinpath(*parts))
+            assert copied.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    # Pixel values came along unchanged.
+    by_uid = {pydicom.dcmread(p).SOPInstanceUID: p for p in sources}
+    for record in ds.DirectoryRecordSequence:
+        if "ReferencedFileID" in record:
+            copied = pydicom.dcmread(out.joinpath(*record.ReferencedFileID))
+            original = pydicom.dcmread(by_uid[copied.SOPInstanceUID])
+            assert np.array_equal(copied.pixel_array, original.pixel_array)
+    subprocess.run(
+        [require("dcmdump"), "-q", str(out / "DICOMDIR")],
+        check=True,
+        capture_output=True,
+    )
+    check = subprocess.run(
+        [require("dciodvfy"), str(out / "DICOMDIR")], capture_output=True, text=True
+    )
+    assert "Error" not in check.stdout + check.stderr
+
+
+def test_update_adds_and_keeps_the_existing_files(tmp_path: Path) -> None:
+    sources = _corpus(tmp_path / "in")
+    out = tmp_path / "cd"
+    make_dicomdir(sources[:4], out)
+    before = {p: p.read_bytes() for p in out.rglob("IM*")}
+    result = make_dicomdir(sources[3:], out)
+    assert result.updated and result.added == 4 and result.total == 8
+    assert [s for s in result.skipped if "already" in s[1]] == [
+        (str(sources[3]), "already in the file-set")
+    ]
+    for path, data in before.items():
+        assert path.read_bytes() == data
+    assert len(_records(out / "DICOMDIR")) == 2 + 2 + 4 + 8
+
+
+async def test_keep_syntax_skips_and_errors(tmp_path: Path) -> None:
+    sources = _corpus(tmp_path / "in")
+    junk = tmp_path / "in" / "README"
+    junk.write_text("not dicom")
+    out = tmp_path / "cd"
+    result = await make_dicomdir_async([tmp_path / "in"], out, keep_syntax=True)
+    assert result.converted == 0 and result.added == len(sources)
+    assert any("not DICOM" in reason for _, reason in result.skipped)
+    with pytest.raises(DicomdirError, match="nothing to add"):
+        make_dicomdir([junk], tmp_path / "empty")
+    with pytest.raises(DicomdirError, match="16 characters"):
+        make_dicomdir(sources, tmp_path / "x", fileset_id="A" * 17)
+
+
+def test_file_id_rule() -> None:
+    assert valid_file_id(["PT000000", "IM_1"])
+    assert not valid_file_id(["image001.dcm"])
+    assert not valid_file_id(["TOOLONGNAME"])
+    assert not valid_file_id([])
