@@ -479,6 +479,7 @@ class Scu:
                 proposals=proposals,
                 timeout=scu.timeout,
                 tls=tls[0] if tls else None,
+                max_pdu=node.max_pdu or DEFAULT_MAX_PDU,
             )
         except ConnectFailed as exc:
             failure = scu.connect_failure(node)

@@ -162,3 +162,15 @@ async def test_echo_all_yields_each(storescp: Peer) -> None:
     nodes = [node_at(storescp.port), node_at(free_port())]
     results = [r async for r in Scu(timeout=3).echo_all(nodes)]
     assert sorted(r.ok for r in results) == [False, True]
+
+
+async def test_node_max_pdu_is_proposed(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    peer = start_storescp(tmp_path / "in", "-d")
+    try:
+        node = replace(node_at(peer.port), max_pdu=32768)
+        assert (await Scu().echo(node)).ok
+    finally:
+        peer.stop()
+    assert "Their Max PDU Receive Size: 32768" in peer.log.read_text()
