@@ -158,3 +158,65 @@ def test_worklist_add_and_list(tmp_path: Path) -> None:
 @pytest.mark.parametrize("action", ["import", "delete", "check", "info"])
 def test_help(action: str) -> None:
     assert dcmtui("store", action, "--help").returncode == 0
+
+
+def test_listen_answers_queries_from_the_store(tmp_path: Path) -> None:
+    """`dcmtui listen` serves query/retrieve too: import, then findscu."""
+    from dcmtui.models import Node
+    from dcmtui.services.nodes import NodeBook
+    from tests.netpeers import dcmtk, free_port, wait_for_port
+
+    make_source(tmp_path / "src")
+    assert dcmtui("store", "import", str(tmp_path / "src")).returncode == 0
+    NodeBook.in_folder(load_settings().config_dir).add(
+        Node(name="finder", ae_title="FINDER", host="127.0.0.1", port=104)
+    )
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dcmtui",
+            "listen",
+            "--port",
+            str(port),
+            "--aet",
+            "PACS",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, proc)
+        out = tmp_path / "rsp"
+        out.mkdir()
+        done = subprocess.run(
+            [
+                dcmtk("findscu"),
+                "-aet",
+                "FINDER",
+                "-aec",
+                "PACS",
+                "-S",
+                "-X",
+                "-od",
+                str(out),
+                "-k",
+                "QueryRetrieveLevel=STUDY",
+                "-k",
+                "PatientID=P1",
+                "-k",
+                "StudyInstanceUID",
+                "127.0.0.1",
+                str(port),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert len(list(out.glob("rsp*.dcm"))) == 1
+    finally:
+        proc.terminate()
+        proc.wait(20)
