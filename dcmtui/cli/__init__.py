@@ -155,7 +155,9 @@ def _run_app(args: argparse.Namespace, settings: Settings) -> int:
     else:
         root = resolve_root(args.path or Path.cwd())
     from dcmtui.app import DcmtuiApp
+    from dcmtui.widgets.graphics import prepare
 
+    prepare()  # Kitty/Sixel previews: ask the terminal before Textual starts
     app = DcmtuiApp(settings, root=root)
     app.listen_port = getattr(args, "listen", None)
     app.run()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from rich.text import Text
@@ -25,6 +25,7 @@ from textual.worker import Worker, WorkerState
 from dcmtui.services.pixels import PixelSource, Window, load_pixels
 from dcmtui.services.render import Cell, half_blocks
 from dcmtui.services.text import visible
+from dcmtui.widgets.graphics import graphics_widget
 from dcmtui.widgets.image_view import ImageView
 
 if TYPE_CHECKING:
@@ -35,6 +36,14 @@ def _b(
     key: str, action: str, text: str, tip: str, name: str, show: bool = True
 ) -> Binding:
     return Binding(key, action, text, tooltip=tip, id=f"preview.{name}", show=show)
+
+
+def frame_picture(
+    source: PixelSource, frame: int, window: Window | None, invert: bool = False
+) -> np.ndarray:
+    """A frame windowed to 8 bits (blocking), inverted on request."""
+    img = source.display(frame, window)
+    return 255 - img if invert else img
 
 
 def render_cells(
@@ -61,9 +70,7 @@ def render_cells(
     Returns:
         Rows of cells.
     """
-    img = source.display(frame, window)
-    if invert:
-        img = 255 - img
+    img = frame_picture(source, frame, window, invert)
     if not fit:
         height, width = img.shape[:2]
         top = max(0, (height - 2 * rows) // 2)
@@ -82,6 +89,7 @@ class PreviewScreen(Screen[None]):
         & #image { height: 1fr; }
         & #message { height: auto; padding: 0 1; color: $error; }
         & #info { height: 1; padding: 0 1; color: $text-muted; }
+        & #graphics { height: 1fr; width: auto; }
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -98,6 +106,14 @@ class PreviewScreen(Screen[None]):
         _b("end", "last_frame", "Last", "Last frame", "last-frame", False),
         _b("f", "fit", "Fit/1:1", "Fit the pane or one pixel per half cell", "fit"),
         _b("i", "invert", "Invert", "Show the negative", "invert"),
+        _b(
+            "g",
+            "toggle_graphics",
+            "Graphics",
+            "Switch between the terminal's graphics protocol and half blocks",
+            "graphics",
+            False,
+        ),
     ]
 
     frame: reactive[int] = reactive(0)
@@ -109,16 +125,30 @@ class PreviewScreen(Screen[None]):
     invert: reactive[bool] = reactive(False)
     """Show the negative."""
 
-    def __init__(self, services: Services | None, path: Path) -> None:
+    def __init__(
+        self, services: Services | None, path: Path, graphics: Any | None = None
+    ) -> None:
+        """Preview ``path``.
+
+        Args:
+            services: The app's services.
+            path: The DICOM file.
+            graphics: A textual-image widget class to draw with the terminal's
+                graphics protocol (default: the one this terminal has, if any).
+        """
         super().__init__()
         self.services = services
         self.path = path
         self.source: PixelSource | None = None
         self._preset = 0
+        self.graphics = graphics if graphics is not None else graphics_widget()
+        self.use_graphics = self.graphics is not None
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield ImageView(id="image")
+        if self.graphics is not None:
+            yield self.graphics(id="graphics")
         yield Static("", id="message")
         yield Static("", id="info")
         yield Footer()
@@ -132,8 +162,14 @@ class PreviewScreen(Screen[None]):
         self.title = "Preview"
         self.sub_title = visible(str(self.path))
         self.query_one("#message", Static).display = False
+        self._show_mode()
         self.view.focus()
         self.load()
+
+    def _show_mode(self) -> None:
+        self.view.display = not self.use_graphics
+        if self.graphics is not None:
+            self.query_one("#graphics").display = self.use_graphics
 
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
@@ -164,6 +200,17 @@ class PreviewScreen(Screen[None]):
         """Decode and render the current frame for the view's size."""
         source = self.source
         if source is None:
+            return
+        if self.use_graphics:
+            from PIL import Image as PILImage
+
+            img = await asyncio.to_thread(
+                frame_picture, source, self.frame, self.window, self.invert
+            )
+            widget: Any = self.query_one("#graphics")
+            widget.image = PILImage.fromarray(img)
+            self.query_one("#message", Static).display = False
+            self._show_info()
             return
         size = self.view.size
         cells = await asyncio.to_thread(
@@ -201,6 +248,8 @@ class PreviewScreen(Screen[None]):
         if not info.is_colour:
             parts.append(info.photometric)
         parts.append("fit" if self.fit else "1:1")
+        if self.use_graphics:
+            parts.append("terminal graphics")
         if self.invert:
             parts.append("inverted")
         self.query_one("#info", Static).update(Text(visible(" · ".join(parts))))
@@ -256,6 +305,18 @@ class PreviewScreen(Screen[None]):
 
     def action_fit(self) -> None:
         self.fit = not self.fit
+
+    def action_toggle_graphics(self) -> None:
+        if self.graphics is None:
+            self.notify(
+                "This terminal has no graphics protocol dcmtui can use (Kitty or "
+                "Sixel, with pip install 'dcmtui[graphics]'); half blocks it is.",
+                timeout=4,
+            )
+            return
+        self.use_graphics = not self.use_graphics
+        self._show_mode()
+        self.redraw()
 
     def action_invert(self) -> None:
         self.invert = not self.invert

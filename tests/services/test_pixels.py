@@ -124,7 +124,7 @@ def test_missing_codec_names_the_package() -> None:
     # A Python without the pylibjpeg plugins: the message names the package.
     code = (
         "import sys\n"
-        "for name in ('pylibjpeg', 'openjpeg', 'libjpeg', 'rle'):\n"
+        "for name in ('pylibjpeg', 'openjpeg', 'libjpeg', 'rle', 'PIL', 'gdcm'):\n"
         "    sys.modules[name] = None\n"
         "from pathlib import Path\n"
         "from pydicom.data import get_testdata_file\n"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 from textual.widgets import Static
 
 from dcmtui.screens.preview import PreviewScreen, render_cells
@@ -110,3 +111,53 @@ async def test_p_in_the_files_screen_previews_the_cursor_row(tmp_path: Path) -> 
         assert screen.path == tmp_path / "only.dcm"
         await _ready(pilot, screen)
         assert screen.view.cells
+
+
+def test_terminal_detection_from_the_environment() -> None:
+    from dcmtui.widgets.graphics import terminal_may_draw_images
+
+    assert terminal_may_draw_images({"TERM": "xterm-kitty"})
+    assert terminal_may_draw_images({"KITTY_WINDOW_ID": "1", "TERM": "xterm"})
+    assert terminal_may_draw_images({"TERM_PROGRAM": "WezTerm"})
+    assert terminal_may_draw_images({"TERM": "foot"})
+    assert not terminal_may_draw_images({"TERM": "xterm-256color"})
+    assert not terminal_may_draw_images({"TERM": "foot", "DCMTUI_GRAPHICS": "off"})
+    assert terminal_may_draw_images({"TERM": "screen", "DCMTUI_GRAPHICS": "on"})
+
+
+async def test_graphics_protocol_widget_gets_the_windowed_frame(tmp_path: Path) -> None:
+    """With a textual-image widget (here its half-cell one: no Kitty or Sixel
+    terminal in a test), the preview hands it the windowed frame at full
+    resolution; g switches to half blocks and back."""
+    widget = pytest.importorskip("textual_image.widget")
+    path = write_image(tmp_path / "g.dcm", gradient(40, 60))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = PreviewScreen(app.services, path, graphics=widget.HalfcellImage)
+        await app.push_screen(screen)
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if not _busy(screen) and "terminal graphics" in _info(screen):
+                break
+        image = screen.query_one("#graphics").image  # type: ignore[attr-defined]
+        assert image.size == (60, 40)
+        expected = open_pixels(path).display(0)
+        assert np.array_equal(np.asarray(image), expected)
+        assert not screen.view.display
+        await pilot.press("g")
+        await _ready(pilot, screen)
+        assert screen.view.display and screen.view.cells
+        assert "terminal graphics" not in _info(screen)
+
+
+async def test_g_without_graphics_says_why(tmp_path: Path) -> None:
+    path = write_image(tmp_path / "g.dcm")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = PreviewScreen(app.services, path)
+        await app.push_screen(screen)
+        await _ready(pilot, screen)
+        await pilot.press("g")
+        await pilot.pause()
+        assert not screen.use_graphics
+        assert any("graphics protocol" in str(n.message) for n in app._notifications)
