@@ -114,16 +114,37 @@ def _number(value: Any, index: int) -> float | None:
         return None
 
 
+def _frame_group(ds: Dataset, index: int, keyword: str) -> Dataset | None:
+    """The first item of a functional group macro for frame ``index`` of an
+    enhanced multi-frame object (per-frame first, then shared), if any."""
+    for sequence, position in (
+        ("PerFrameFunctionalGroupsSequence", index),
+        ("SharedFunctionalGroupsSequence", 0),
+    ):
+        groups = ds.get(sequence)
+        if not groups or position >= len(groups):
+            continue
+        macro = groups[position].get(keyword)
+        if macro:
+            return macro[0]
+    return None
+
+
 def _presets(ds: Dataset) -> tuple[Window, ...]:
     presets: list[Window] = []
-    centers, widths = ds.get("WindowCenter"), ds.get("WindowWidth")
+    windows = ds
+    if "WindowCenter" not in ds:
+        voi = _frame_group(ds, 0, "FrameVOILUTSequence")
+        if voi is not None and "WindowCenter" in voi:
+            windows = voi
+    centers, widths = windows.get("WindowCenter"), windows.get("WindowWidth")
     if centers is not None and widths is not None:
         count = (
             len(centers)
             if hasattr(centers, "__len__") and not isinstance(centers, str)
             else 1
         )
-        names = ds.get("WindowCenterWidthExplanation")
+        names = windows.get("WindowCenterWidthExplanation")
         for i in range(count):
             center, width = _number(centers, i), _number(widths, i)
             if center is None or width is None or width < 1:
@@ -249,6 +270,11 @@ class PixelSource:
             return _to_uint8(rgb, 16 if rgb.dtype.itemsize > 1 else 8)
         if info.samples > 1:
             return _to_uint8(arr, info.bits_stored)
+        rescale = _frame_group(self.ds, index, "PixelValueTransformationSequence")
+        if rescale is not None and "RescaleSlope" in rescale:
+            slope = float(rescale.get("RescaleSlope") or 1)
+            intercept = float(rescale.get("RescaleIntercept") or 0)
+            return (arr.astype(np.float32) * slope + intercept).astype(np.float32)
         try:
             values = apply_modality_lut(arr, self.ds)
         except (ValueError, AttributeError, KeyError, TypeError):

@@ -185,3 +185,36 @@ def test_half_blocks_pair_rows_as_fg_and_bg() -> None:
     rgb = np.zeros((2, 1, 3), np.uint8)
     rgb[0, 0] = (255, 0, 0)
     assert half_blocks(rgb, 1, 1) == [[(HALF_BLOCK, (255, 0, 0), (0, 0, 0))]]
+
+
+def test_enhanced_multiframe_functional_groups(tmp_path: Path) -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    def group(slope: float, intercept: float) -> Dataset:
+        item = Dataset()
+        transform = Dataset()
+        transform.RescaleSlope = slope
+        transform.RescaleIntercept = intercept
+        transform.RescaleType = "HU"
+        item.PixelValueTransformationSequence = Sequence([transform])
+        return item
+
+    shared = Dataset()
+    voi = Dataset()
+    voi.WindowCenter = 40
+    voi.WindowWidth = 400
+    voi.WindowCenterWidthExplanation = "BRAIN"
+    shared.FrameVOILUTSequence = Sequence([voi])
+    path = write_image(
+        tmp_path / "enh.dcm",
+        gradient(frames=2),
+        PerFrameFunctionalGroupsSequence=Sequence([group(1, -1024), group(2, 0)]),
+        SharedFunctionalGroupsSequence=Sequence([shared]),
+    )
+    source = open_pixels(path)
+    assert source.frame(0)[0, 0] == -1024
+    assert source.frame(1)[0, 0] == 200  # (0 + 100) * 2
+    assert [(w.name, w.center, w.width) for w in source.info.presets] == [
+        ("BRAIN", 40.0, 400.0)
+    ]
