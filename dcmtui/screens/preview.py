@@ -107,6 +107,9 @@ class PreviewScreen(Screen[None]):
         _b("f", "fit", "Fit/1:1", "Fit the pane or one pixel per half cell", "fit"),
         _b("i", "invert", "Invert", "Show the negative", "invert"),
         _b(
+            "s", "save_png", "Save PNG", "Save this frame, as shown, as PNG", "save-png"
+        ),
+        _b(
             "g",
             "toggle_graphics",
             "Graphics",
@@ -305,6 +308,31 @@ class PreviewScreen(Screen[None]):
 
     def action_fit(self) -> None:
         self.fit = not self.fit
+
+    def action_save_png(self) -> None:
+        if self.source is not None:
+            self.save_png()
+
+    @work(exclusive=True, group="save-png", exit_on_error=False)
+    async def save_png(self) -> None:
+        """Ask where, then write the frame as shown (window, invert) as PNG."""
+        from dcmtui.screens.edit_modals import PathModal
+        from dcmtui.services.export import write_png
+
+        source = self.source
+        if source is None:
+            return
+        initial = str(
+            self.path.with_name(f"{self.path.stem}-frame{self.frame + 1}.png")
+        )
+        answer = await self.app.push_screen_wait(PathModal("Save PNG as", initial))
+        if not answer:
+            return
+        img = await asyncio.to_thread(
+            frame_picture, source, self.frame, self.window, self.invert
+        )
+        target = await asyncio.to_thread(write_png, img, Path(answer))
+        self.notify(f"Saved {visible(str(target))}", timeout=4)
 
     def action_toggle_graphics(self) -> None:
         if self.graphics is None:

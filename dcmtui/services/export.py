@@ -255,6 +255,14 @@ def png_bytes(img: np.ndarray) -> bytes:
     )
 
 
+def write_png(img: np.ndarray, target: Path) -> Path:
+    """Write a picture as PNG, atomically (blocking); ``~`` is expanded."""
+    target = target.expanduser()
+    data = png_bytes(img)
+    _atomic_write(target, lambda out: out.write(data), binary=True)
+    return target
+
+
 def frame_to_png(
     source: Path, target: Path, frame: int = 0, window: Window | None = None
 ) -> Path:

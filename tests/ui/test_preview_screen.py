@@ -161,3 +161,28 @@ async def test_g_without_graphics_says_why(tmp_path: Path) -> None:
         await pilot.pause()
         assert not screen.use_graphics
         assert any("graphics protocol" in str(n.message) for n in app._notifications)
+
+
+async def test_s_saves_the_frame_as_shown(tmp_path: Path) -> None:
+    path = write_image(tmp_path / "mf.dcm", gradient(frames=2))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = PreviewScreen(app.services, path)
+        await app.push_screen(screen)
+        await _ready(pilot, screen)
+        await pilot.press("n", "i")
+        await _ready(pilot, screen)
+        await pilot.press("s")
+        await pilot.pause()
+        await pilot.press("enter")
+        out = tmp_path / "mf-frame2.png"
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if out.exists():
+                break
+        data = out.read_bytes()
+        assert data[:4] == b"\x89PNG"
+        from tests.services.test_export import _read_png
+
+        expected = 255 - open_pixels(path).display(1)
+        assert np.array_equal(_read_png(data), expected)
