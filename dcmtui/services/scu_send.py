@@ -12,12 +12,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG as stat_isreg
 from typing import Any
 
 from dcmtui.models import FileSendStatus, Node, SendProgress
@@ -63,15 +65,18 @@ class SendFile:
     """Where the data set starts in the file."""
 
 
-def _walk(paths: Iterable[Path], recursive: bool) -> Iterator[Path]:
+def _walk(paths: Iterable[str], recursive: bool) -> Iterator[str]:
+    """Files named, and the files in the folders named (sorted, by folder)."""
     for path in paths:
-        if path.is_dir():
-            pattern = "**/*" if recursive else "*"
-            for child in sorted(path.glob(pattern)):
-                if child.is_file():
-                    yield child
-        else:
+        if not os.path.isdir(path):
             yield path
+            continue
+        for folder, dirs, names in os.walk(path):
+            dirs.sort()
+            for name in sorted(names):
+                yield os.path.join(folder, name)
+            if not recursive:
+                break
 
 
 def collect(
@@ -89,15 +94,16 @@ def collect(
     files: list[SendFile] = []
     skipped: list[FileSendStatus] = []
     seen: set[str] = set()
-    named = {str(Path(p).resolve()) for p in paths}
-    for path in _walk((Path(p) for p in paths), recursive):
-        key = str(path.resolve())
+    named = {os.path.abspath(p) for p in paths}
+    for key in _walk([os.path.abspath(p) for p in paths], recursive):
         if key in seen:
             continue
         seen.add(key)
         try:
-            stat = path.stat()
-            meta = read_meta(str(path))
+            stat = os.stat(key)
+            if not stat_isreg(stat.st_mode):
+                continue
+            meta = read_meta(key)
         except FileNotFoundError:
             skipped.append(FileSendStatus(key, "failed", detail="no such file"))
             continue
