@@ -501,6 +501,7 @@ async def test_other_code_keeps_whole_datasets(fast: bool, tmp_path: Path) -> No
     server = other.start_server(
         ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_STORE, handler)]
     )
+    assert server is not None
     try:
         f = write_dicom(tmp_path / "x.dcm", uid_seed="other")
         for port in (rx.port, server.server_address[1]):

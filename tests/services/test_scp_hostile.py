@@ -264,7 +264,9 @@ async def test_broken_p_data_aborts_only_that_association(
     assert assoc.is_established
     # a data set fragment with no command before it (PDV: context 1, data, last)
     pdv = (6).to_bytes(4, "big") + bytes([1, 0x02]) + b"XXXX"
-    assoc.dul.socket.socket.sendall(pdu(0x04, pdv))
+    sock = assoc.dul.socket
+    assert sock is not None and sock.socket is not None
+    sock.socket.sendall(pdu(0x04, pdv))
     await rx.wait_for("aborted")
     await asyncio.to_thread(assoc.abort)
     await still_serving(rx, tmp_path)
