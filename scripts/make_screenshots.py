@@ -133,6 +133,18 @@ async def query() -> Path:
     return await _shoot("query", _app(), drive)
 
 
+async def preview() -> Path:
+    async def drive(pilot: Pilot[None]) -> None:
+        from dcmtui.screens.preview import PreviewScreen
+
+        screen = await settle_scan(pilot)
+        path = next(p for p in screen.table.records if p.endswith("CT_small.dcm"))
+        await pilot.app.push_screen(PreviewScreen(screen.services, Path(path)))
+        await pilot.pause(0.5)
+
+    return await _shoot("preview", _demo_app(), drive)
+
+
 SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "files": files,
     "files-hierarchy": files_hierarchy,
@@ -143,6 +155,7 @@ SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "associations": associations,
     "nodes": nodes,
     "query": query,
+    "preview": preview,
 }
 
 

@@ -99,9 +99,18 @@ class PreviewScreen(Screen[None]):
         _b("right", "width(1)", "Width+", "Widen the window", "width-up", False),
         _b("left", "width(-1)", "Width-", "Narrow the window", "width-down", False),
         _b("w", "preset", "Preset", "Next window preset of the file", "preset"),
-        _b("a", "full_range", "Full range", "Window over every value", "full-range"),
+        _b(
+            "a",
+            "full_range",
+            "Full range",
+            "Window over every value",
+            "full-range",
+            False,
+        ),
         _b("n,pagedown", "frame(1)", "Next frame", "Next frame", "next-frame"),
-        _b("b,pageup", "frame(-1)", "Prev frame", "Previous frame", "prev-frame"),
+        _b(
+            "b,pageup", "frame(-1)", "Prev frame", "Previous frame", "prev-frame", False
+        ),
         _b("home", "first_frame", "First", "First frame", "first-frame", False),
         _b("end", "last_frame", "Last", "Last frame", "last-frame", False),
         _b("f", "fit", "Fit/1:1", "Fit the pane or one pixel per half cell", "fit"),
