@@ -432,7 +432,13 @@ class StoreScp:
                 f"cannot use the store folder {self.store.root}: {exc.strerror or exc}"
             ) from exc
         cfg = self.config
-        ae = AE(ae_title=self.ae_title)
+        try:
+            ae = AE(ae_title=self.ae_title)
+        except ValueError as exc:
+            raise ReceiverError(
+                f"{self.ae_title!r} is not a valid AE title: 1 to 16 characters, "
+                "no control characters or backslashes"
+            ) from exc
         ae.maximum_pdu_size = cfg.max_pdu
         ae.maximum_associations = cfg.max_associations + 4  # our own check is first
         ae.acse_timeout = cfg.idle_timeout

@@ -170,3 +170,24 @@ def test_monitor_follows_the_log_of_a_running_listener(
         monitor.send_signal(signal.SIGINT)
         monitor.communicate(timeout=10)
     assert monitor.returncode == 0
+
+
+def test_bad_ae_title_exits_1_with_one_line(isolated_dirs: Path) -> None:
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dcmtui",
+            "listen",
+            "--port",
+            "0",
+            "--aet",
+            "MUCH-TOO-LONG-AE-TITLE",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert done.stderr.startswith("dcmtui: error: 'MUCH-TOO-LONG-AE-TITLE' is not")
+    assert "Traceback" not in done.stderr
