@@ -4,7 +4,7 @@
 
     %preamble zeros
     %encoding 1.2.840.10008.1.2.1
-    (0002,0000) UL auto                                  # MetaElementGroupLength
+    (0002,0000) UL auto                                  # group length
     (0010,0010) PN [DOE^JOHN]                            # PatientName
     (0028,0010) US 512                                   # Rows
     (0008,1115) SQ undefined                             # ReferencedSeriesSequence
@@ -17,13 +17,14 @@
       (fffe,e000) fragment hex:ffd8ffe0...
     (fffe,e0dd) end sequence
 
-Text values stand between brackets, numbers and tags follow the VR, binary
-values are ``hex:`` bytes; ``auto`` group lengths are counted again;
-``defined``/``undefined`` say how a sequence or item is delimited. An element
-whose bytes this form cannot give back exactly (an odd header, a value the
-character set does not round-trip) is written as ``raw:`` bytes, header
-included. :func:`to_text` checks its own output: it refuses a file it could
-not give back byte for byte.
+Text values stand between brackets (or, when they hold line breaks or other
+characters that are not printable, follow ``json:`` as a JSON string), numbers
+and tags follow the VR, binary values are ``hex:`` bytes; ``auto`` group
+lengths are counted again; ``defined``/``undefined`` say how a sequence or
+item is delimited. An element whose bytes this form cannot give back exactly
+(an odd header, a value the character set does not round-trip) is written as
+``raw:`` bytes, header included. :func:`to_text` checks its own output: it
+refuses a file it could not give back byte for byte.
 
 :func:`parse_text` reads the text back; :func:`build` makes the file's bytes
 from it (``dcmtui undump -o``); :func:`apply_text` carries the differences
@@ -35,6 +36,7 @@ screen's, ``dcmtui undump --apply-to``).
 from __future__ import annotations
 
 import contextlib
+import json
 import mmap
 import re
 import struct
@@ -193,6 +195,29 @@ def _decode_text(raw: bytes, vr: str, encodings: tuple[str, ...]) -> str:
         return str(decode_bytes(raw, list(encodings), delims))
 
 
+def _quote(text: str) -> str:
+    """A JSON string of ``text`` in which every character is printable."""
+    out = []
+    for char in json.dumps(text, ensure_ascii=False):
+        if char.isprintable():
+            out.append(char)
+        elif ord(char) > 0xFFFF:
+            code = ord(char) - 0x10000
+            out.append(
+                f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+            )
+        else:
+            out.append(f"\\u{ord(char):04x}")
+    return "".join(out)
+
+
+def _unquote(value: str) -> str:
+    text = json.loads(value)
+    if not isinstance(text, str):
+        raise ValueError("json: is followed by a string in double quotes")
+    return text
+
+
 def _value_bytes(elem: TElem, ctx: _Ctx) -> bytes:
     """The value bytes of a leaf element line.
 
@@ -204,6 +229,8 @@ def _value_bytes(elem: TElem, ctx: _Ctx) -> bytes:
         return bytes.fromhex(value)
     if elem.form == "text":
         return _encode_text(value, vr, ctx.encodings)
+    if elem.form == "json":
+        return _encode_text(_unquote(value), vr, ctx.encodings)
     values = [v.strip() for v in value.split("\\")] if value.strip() else []
     if vr in NUMBERS:
         code = NUMBERS[vr]
@@ -359,7 +386,9 @@ class _Dumper:
             probe = TElem(e.tag, e.vr, form, value)
             try:
                 if _value_bytes(probe, ctx) == raw:
-                    return f"[{value}]" if form == "text" else value
+                    if form == "text":
+                        return f"[{value}]"
+                    return f"json:{value}" if form == "json" else value
             except (ValueError, struct.error, OverflowError):
                 continue
         return f"hex:{raw.hex()}"
@@ -388,6 +417,10 @@ class _Dumper:
                 yield "text", text[:-1]
             if visible(text) == text:
                 yield "text", text
+            else:  # line breaks, escapes: a JSON string shows them
+                if padded:
+                    yield "json", _quote(text[:-1])
+                yield "json", _quote(text)
         elif vr in NUMBERS or vr in FLOATS:
             fmt = NUMBERS.get(vr) or FLOATS[vr]
             size = struct.calcsize(fmt)
@@ -526,6 +559,15 @@ def _value_part(rest: str) -> tuple[str, str]:
         if after and not after.startswith("#"):
             raise ValueError(f"unexpected {after!r} after the value")
         return "text", rest[1:end]
+    if rest.startswith("json:"):
+        try:
+            _, end = json.JSONDecoder().raw_decode(rest, 5)
+        except ValueError as exc:
+            raise ValueError("json: is followed by a string in double quotes") from exc
+        after = rest[end:].strip()
+        if after and not after.startswith("#"):
+            raise ValueError(f"unexpected {after!r} after the value")
+        return "json", rest[5:end]
     value = re.split(r"\s#|^#", rest, maxsplit=1)[0].strip()
     for prefix, form in (("hex:", "hex"), ("raw:", "raw")):
         if value.startswith(prefix):
@@ -638,6 +680,13 @@ def parse_text(text: str) -> TextDataset:
             raise _fail(number, f"unknown VR {word!r}")
         elif form == "auto" and not (tag & 0xFFFF == 0 and vr == "UL"):
             raise _fail(number, "only group lengths (gggg,0000) UL can be auto")
+        elif form == "json" and vr not in TEXT_VRS:
+            raise _fail(number, f"{vr} values are not text: write numbers or hex:")
+        elif form == "json":
+            try:
+                _unquote(value)
+            except ValueError as exc:
+                raise _fail(number, str(exc)) from exc
         elif form == "text" and vr not in TEXT_VRS:
             raise _fail(number, f"{vr} values are not [text]: write numbers or hex:")
         elif form == "numbers" and vr in TEXT_VRS:
@@ -790,8 +839,15 @@ def _as_typed(e: TElem) -> str:
     """The value as the editor takes it typed."""
     if e.form == "text":
         return e.value
+    if e.form == "json":
+        return _unquote(e.value)
     if e.form == "numbers":
         return e.value
+    if e.vr in TEXT_VRS:
+        raise EditRefused(
+            f"line {e.line}: this {e.vr} value is written as hex: (its bytes do not "
+            "read back as the same text); use dcmtui undump -o to write a new file"
+        )
     raise EditRefused(
         f"line {e.line}: {e.vr} values are binary and cannot be edited as text; "
         "use dcmtui undump -o to write a new file"

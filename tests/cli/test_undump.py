@@ -291,14 +291,14 @@ def test_text_errors_name_the_line(
     assert not out.exists()
 
 
-def test_hostile_values_stay_hex_and_printable(
+def test_hostile_values_are_json_strings_and_printable(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = write_dicom(tmp_path / "evil.dcm", PatientName="EVIL\x1b[31m^X\nY")
     text = dump_editable(path, capsys)
     assert "\x1b" not in text
     assert all(line.isprintable() for line in text.splitlines())
-    assert "(0010,0010) PN hex:" in text
+    assert '(0010,0010) PN json:"EVIL\\u001b[31m^X\\nY"' in text
     out = tmp_path / "back.dcm"
     (tmp_path / "evil.txt").write_text(text)
     assert main(["undump", str(tmp_path / "evil.txt"), "-o", str(out)]) == 0
@@ -360,3 +360,27 @@ def test_a_tag_twice_is_refused_as_an_edit(
     assert main(["undump", str(path), "--apply-to", str(target)]) == 1
     assert "(0010,0020) is there twice" in capsys.readouterr().err
     assert target.read_bytes() == sample("CT_small.dcm").read_bytes()
+
+
+def test_multi_line_text_is_editable_as_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_dicom(tmp_path / "c.dcm", ImageComments="first line\r\nsecond # line")
+    original = path.read_bytes()
+    text = dump_editable(path, capsys)
+    line = next(x for x in text.splitlines() if x.startswith("(0020,4000)"))
+    assert line.startswith('(0020,4000) LT json:"first line\\r\\nsecond # line"')
+    edited = text.replace(line, '(0020,4000) LT json:"first line\\r\\nthird line"')
+    (tmp_path / "c.txt").write_text(edited)
+    assert main(["undump", str(tmp_path / "c.txt"), "--apply-to", str(path)]) == 0
+    assert "third line" in capsys.readouterr().out
+    assert b"first line\r\nthird line" in path.read_bytes()
+    (tmp_path / "c.txt").write_text(text)
+    assert (
+        main(["undump", str(tmp_path / "c.txt"), "-o", str(tmp_path / "back.dcm")]) == 0
+    )
+    assert (tmp_path / "back.dcm").read_bytes() == original
+    bad = text.replace(line, '(0020,4000) LT json:"unterminated')
+    (tmp_path / "c.txt").write_text(bad)
+    assert main(["undump", str(tmp_path / "c.txt"), "-o", str(tmp_path / "x.dcm")]) == 1
+    assert "json: is followed by a string" in capsys.readouterr().err
