@@ -16,6 +16,8 @@ is refused.
 
 from __future__ import annotations
 
+import hashlib
+import mmap
 import shlex
 import struct
 from dataclasses import dataclass, field
@@ -33,6 +35,8 @@ from dcmtui.services.dataset import (
 from dcmtui.services.errors import DcmtuiError
 from dcmtui.services.values import ValueRefused, parse_value
 
+MAX_EDIT_BYTES = 256 * 1024 * 1024
+"""Larger files open (memory-mapped) but are read-only: an edit copies the file."""
 MAX_UNDO_BYTES = 512 * 1024 * 1024
 """Undo keeps earlier versions of the file while they fit in this many bytes."""
 
@@ -153,8 +157,11 @@ class Document:
             return f"damaged file, read-only: {p.damaged}"
         if p.deflated:
             return "deflated data set, read-only: editing would re-deflate it"
-        if p.mapped:
-            return "file larger than 32 MB, read-only in this version"
+        if p.mapped and p.size > MAX_EDIT_BYTES:
+            return (
+                f"file larger than {MAX_EDIT_BYTES >> 20} MB, read-only: editing "
+                "would hold it in memory"
+            )
         return ""
 
     @property
@@ -162,9 +169,9 @@ class Document:
         """True when there are unsaved edits."""
         return bool(self.changes)
 
-    def data(self) -> bytes:
-        """The bytes to write: the file as edited."""
-        return bytes(self.current.buf)
+    def data(self) -> bytes | mmap.mmap:
+        """The bytes to write: the file as edited (the mapped file if unedited)."""
+        return self.current.buf
 
     # -- undo ---------------------------------------------------------------
 
@@ -486,10 +493,17 @@ def _flat(p: Parsed) -> list[tuple[int, int, bytes]]:
                 continue
             elif n.items is not None:
                 out.append((n.hstart, n.tag, n.vr.encode()))
+            elif n.end - n.vstart > _HASH_ABOVE:
+                # Big values (pixel data) compare by digest, without a copy.
+                digest = hashlib.blake2b(memoryview(buf)[n.vstart : n.end]).digest()
+                out.append((n.hstart, n.tag, n.vr.encode() + b"#" + digest))
             else:
                 value = bytes(buf[n.vstart : n.end])
                 out.append((n.hstart, n.tag, n.vr.encode() + value))
     return out
+
+
+_HASH_ABOVE = 64 * 1024
 
 
 def verify_splice(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import mmap
 import os
 import shutil
 import stat
@@ -24,6 +25,7 @@ from dcmtui.services.dataset import parse
 from dcmtui.services.edit import Document
 from dcmtui.services.errors import DcmtuiError
 
+_CHUNK = 1 << 20
 TMP_MARK = ".dcmtui-"
 """Temporary files are named ``.NAME.dcmtui-PID.tmp`` beside the target."""
 
@@ -71,7 +73,9 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def atomic_write(target: Path, data: bytes, mode: int | None = None) -> None:
+def atomic_write(
+    target: Path, data: bytes | mmap.mmap, mode: int | None = None
+) -> None:
     """Write ``data`` to ``target`` through a temporary file and ``os.replace``.
 
     Args:
@@ -97,7 +101,7 @@ def atomic_write(target: Path, data: bytes, mode: int | None = None) -> None:
         try:
             view = memoryview(data)
             while view:
-                written = os.write(fd, view)
+                written = os.write(fd, view[:_CHUNK])
                 view = view[written:]
             os.fchmod(fd, mode)
             os.fsync(fd)
@@ -116,6 +120,21 @@ def atomic_write(target: Path, data: bytes, mode: int | None = None) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def _reads_back(path: Path, data: bytes | mmap.mmap) -> bool:
+    """True when ``path`` holds exactly ``data`` (compared a chunk at a time)."""
+    view = memoryview(data)
+    try:
+        with path.open("rb") as f:
+            pos = 0
+            while chunk := f.read(_CHUNK):
+                if view[pos : pos + len(chunk)] != chunk:
+                    return False
+                pos += len(chunk)
+            return pos == len(view)
+    except OSError as exc:
+        raise SaveError(f"cannot read back {path}: {exc.strerror}") from exc
 
 
 def check_unchanged(doc: Document) -> None:
@@ -179,11 +198,7 @@ def save_document(
             mode = stat.S_IMODE(original.path.stat().st_mode)
     atomic_write(dest, data, mode)
     # Read back: what is on disk must be what was verified.
-    try:
-        written = dest.read_bytes()
-    except OSError as exc:
-        raise SaveError(f"cannot read back {dest}: {exc.strerror}") from exc
-    if written != data:
+    if not _reads_back(dest, data):
         raise SaveError(f"{dest} does not read back as written; check the disk")
     reparsed = parse(dest)
     if reparsed.damaged:

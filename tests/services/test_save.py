@@ -345,3 +345,54 @@ def test_insert_delete_items_undo_redo(tmp_path: Path) -> None:
     save_document(doc)
     after = _dump(path)
     assert len(after) == len(before) + 2  # an empty item and its delimiter
+
+
+def _large(path: Path, megabytes: int) -> Path:
+    """A file with ``megabytes`` of native pixel data (memory-mapped when read)."""
+    import struct
+
+    rows = 512
+    frames = megabytes * 2
+    write_dicom(
+        path,
+        pixels=False,
+        Rows=rows,
+        Columns=rows,
+        NumberOfFrames=frames,
+        SamplesPerPixel=1,
+        PhotometricInterpretation="MONOCHROME2",
+        BitsAllocated=16,
+        BitsStored=16,
+        HighBit=15,
+        PixelRepresentation=0,
+    )
+    size = rows * rows * 2 * frames
+    with path.open("ab") as f:
+        f.write(struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, size))
+        f.write(bytes(range(256)) * (size // 256))
+    return path
+
+
+def test_large_mapped_file_edit_and_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dcmtui.services.edit as edit
+
+    path = _large(tmp_path / "big.dcm", 40)
+    before = _dump(path)
+    doc = open_document(path)
+    assert doc.original.mapped and not doc.readonly_reason
+    pn = next(e for e in doc.current.data if e.tag == 0x00100010)
+    doc.set_value(pn, "LARGE^EDIT")
+    save_document(doc, backup=False)
+    changes = _changed_lines(before, _dump(path))
+    assert [line for _, line in changes if line.startswith("(0010,0010)")] == [
+        "(0010,0010) PN [DOE^JOHN]",
+        "(0010,0010) PN [LARGE^EDIT]",
+    ]
+    assert len(changes) == 2
+    monkeypatch.setattr(edit, "MAX_EDIT_BYTES", 32 * 1024 * 1024)
+    doc = open_document(path)
+    assert "read-only" in doc.readonly_reason
+    with pytest.raises(EditRefused):
+        doc.set_value(next(e for e in doc.current.data if e.tag == 0x00100010), "X")
