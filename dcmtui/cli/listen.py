@@ -122,8 +122,12 @@ def _run_monitor(args: argparse.Namespace, settings: Settings) -> int:
     from dcmtui.services.assoc_log import LOG_NAME, follow, format_line, to_json
 
     path = args.file or settings.log_dir / LOG_NAME
-    print(f"dcmtui: following {path} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     stop = threading.Event()
+    # Explicit handlers: a process started in the background inherits SIGINT
+    # ignored, and a service manager stops with SIGTERM.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"dcmtui: following {path} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     try:
         for event in follow(path, from_start=args.from_start, stop=stop):
             print(to_json(event) if args.json else format_line(event), flush=True)

@@ -168,8 +168,36 @@ def test_monitor_follows_the_log_of_a_running_listener(
         assert seen == ["requested", "accepted", "c-echo", "released"]
     finally:
         monitor.send_signal(signal.SIGINT)
-        monitor.communicate(timeout=10)
+        try:
+            monitor.communicate(timeout=10)
+        finally:
+            if monitor.poll() is None:
+                monitor.kill()
+                monitor.wait()
     assert monitor.returncode == 0
+
+
+def test_monitor_stops_on_sigint_even_when_started_ignoring_it(
+    isolated_dirs: Path,
+) -> None:
+    """A job started in the background by a shell inherits SIGINT ignored."""
+    monitor = subprocess.Popen(
+        [sys.executable, "-m", "dcmtui", "monitor"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+    try:
+        assert monitor.stderr is not None
+        assert "following" in monitor.stderr.readline()
+        for sig in (signal.SIGINT,):
+            monitor.send_signal(sig)
+        assert monitor.wait(timeout=10) == 0
+    finally:
+        if monitor.poll() is None:
+            monitor.kill()
+            monitor.wait()
 
 
 def test_bad_ae_title_exits_1_with_one_line(isolated_dirs: Path) -> None:
