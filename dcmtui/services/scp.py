@@ -195,8 +195,13 @@ _IDLE_WAIT = 0.01
 """Longest nap of a woken reactor: only timers and kill flags wait that long."""
 
 
-def _dul_waiter(fd: int, wake: int) -> Callable[[float], None]:
+def _dul_waiter(raw: socket.socket, wake: int) -> Callable[[float], None]:
+    fd = raw.fileno()
+    pending = raw.pending if isinstance(raw, ssl.SSLSocket) else None
+
     def wait(seconds: float) -> None:
+        if pending is not None and pending():  # decrypted, select cannot see it
+            return
         try:
             ready, _, _ = select.select([fd, wake], [], [], _IDLE_WAIT)
         except (OSError, ValueError):
@@ -679,7 +684,7 @@ class StoreScp:
                 messages.not_empty.notify_all()
 
         user_queue.put = put_and_wake
-        _WAITERS[dul] = _dul_waiter(raw.fileno(), wake_r)
+        _WAITERS[dul] = _dul_waiter(raw, wake_r)
         _WAITERS[assoc] = _queue_waiter(messages)
 
     def _install_fast_reader(self, assoc: Any, state: _Assoc) -> None:
