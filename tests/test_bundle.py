@@ -147,6 +147,24 @@ def test_venv_is_empty_and_bundle_holds_no_pip(bundle: Bundle) -> None:
     assert "lib/dcmtui/app.tcss" in names
 
 
+def test_the_build_is_reproducible(bundle: Bundle, tmp_path: Path) -> None:
+    """The same sources and packages give the same bytes (fixed order and times)."""
+    again = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "scripts" / "build_bundle.py"),
+            "--no-wheelhouse",
+            "-o",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert again.returncode == 0, again.stderr
+    assert (tmp_path / "dcmtui.pyz").read_bytes() == bundle.pyz.read_bytes()
+
+
 def test_version_unpacks_once_into_the_cache(bundle: Bundle) -> None:
     from dcmtui import __version__
 
