@@ -249,11 +249,7 @@ def _insert(
             )
             if short is None:
                 break
-            if step.index is not None and len(short.items or []) < step.index:
-                raise TagPathError(
-                    f"{_tag(step.tag)} has {len(short.items or [])} items; "
-                    f"cannot insert into item {step.index}"
-                )
+            # As dcmodify: missing items up to the index are created (empty).
             changes.append(doc.add_item(short))
     count = len(resolve(doc, steps[:-1])) if len(steps) > 1 else 1
     for index in range(count):
@@ -288,6 +284,8 @@ def _all(doc: Document, op: str, tag: int, value: str | None) -> list[Change]:
         ]
         if op == "erase-all":
             if not matches:
+                if not changes:  # as dcmodify: nothing to erase is an error
+                    raise TagPathError(f"{_tag(tag)}: tag not found")
                 return changes
             changes.append(doc.delete(matches[-1]))
             continue

@@ -47,6 +47,8 @@ OPS = [
     ["-ma", "(0010,0020)=ALL"],
     ["-ea", "(0010,0022)"],
     ["-e", "PatientBirthDate", "-m", "StudyDate=20010101"],
+    ["-i", "(0018,6011)[2].(0018,6012)=1"],  # items 0-2 created, as dcmodify does
+    ["-ma", "PatientID=X", "-ea", "(0010,0022)", "-e", "(0010,1002)[1]"],
 ]
 
 
@@ -105,6 +107,7 @@ def test_failures_exit_non_zero_with_one_line(
         (["-m", "PatientName=王"], "character set"),
         (["-i", "(0009,1001)=X"], "private creator"),
         (["-m", "PatientName"], "PATH=VALUE"),
+        (["-ea", "(0099,0099)"], "tag not found"),
     ):
         assert main(["modify", *ops, str(path)]) == 1
         err = capsys.readouterr().err
