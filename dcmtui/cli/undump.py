@@ -103,7 +103,81 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _configure_edit(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, metavar="FILE", help="the DICOM file")
+    parser.add_argument("-y", "--yes", action="store_true", help="save without asking")
+    parser.add_argument("--backup", action="store_true", help="keep FILE.bak")
+    parser.add_argument(
+        "--editor", default="", help="editor command (default: $VISUAL, $EDITOR, vi)"
+    )
+
+
+def _ask(question: str) -> bool:
+    """A yes/no question on the terminal; end of input is no."""
+    print(question, end="", flush=True)
+    answer = sys.stdin.readline()
+    return answer.strip().lower() in ("y", "yes")
+
+
+def _run_edit(args: argparse.Namespace, settings: Settings) -> int:
+    from dcmtui.services.dump_text import (
+        DumpTextError,
+        apply_text,
+        document_text,
+        parse_text,
+        run_editor,
+    )
+    from dcmtui.services.edit import EditRefused, open_document
+    from dcmtui.services.save import save_document
+    from dcmtui.services.text import visible
+    from dcmtui.services.values import ValueRefused
+
+    doc = open_document(args.file)
+    try:
+        if why := doc.readonly_reason:
+            raise EditRefused(f"{args.file}: {why}")
+        text = document_text(doc)
+        while True:
+            text = run_editor(text, args.file.name, args.editor)
+            try:
+                changes = apply_text(doc, parse_text(text))
+                break
+            except (DumpTextError, EditRefused, ValueRefused) as exc:
+                print(f"dcmtui: error: {visible(str(exc))}", file=sys.stderr)
+                if not _ask("Edit again? [y/N] "):
+                    print("nothing saved")
+                    return 1
+        if not changes:
+            print(f"{visible(str(args.file))}: no changes")
+            return 0
+        for change in changes:
+            print(visible(change.describe()))
+        count = f"{len(changes)} change(s)"
+        if not args.yes and not _ask(
+            f"Save {count} to {visible(str(args.file))}? [y/N] "
+        ):
+            print("nothing saved")
+            return 1
+        save_document(doc, backup=args.backup)
+    finally:
+        doc.original.close()
+        doc.current.close()
+    print(f"{visible(str(args.file))}: {count} saved")
+    return 0
+
+
 COMMANDS: dict[str, Command] = {
+    "edit": Command(
+        help="edit a file as text in $EDITOR; what changed is saved as ordinary edits",
+        configure=_configure_edit,
+        run=_run_edit,
+        epilog="The text is that of 'dcmtui dump --editable'. The changes are shown, "
+        "then saved\n(after a yes) with the same checks and lossless save as the "
+        "Dataset screen.\n\nexamples:\n"
+        "  dcmtui edit image.dcm\n"
+        "  EDITOR=nano dcmtui edit image.dcm --backup\n"
+        "  dcmtui edit image.dcm --editor 'code --wait'",
+    ),
     "undump": Command(
         help="turn the text of 'dump --editable' back into DICOM (like dump2dcm)",
         configure=_configure,

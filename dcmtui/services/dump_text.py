@@ -990,6 +990,58 @@ def apply_text(doc: Document, edited: TextDataset) -> list[Change]:
     if base.trailing != edited.trailing:
         raise EditRefused("trailing bytes cannot be changed by an edit")
     applier = _Applier(doc)
-    applier.level(base.meta, edited.meta, [], True)
-    applier.level(base.data, edited.data, [], False)
+    try:
+        applier.level(base.meta, edited.meta, [], True)
+        applier.level(base.data, edited.data, [], False)
+    except BaseException:
+        for _ in applier.changes:  # all or nothing
+            doc.undo()
+        raise
     return applier.changes
+
+
+def run_editor(text: str, name: str, editor: str = "") -> str:
+    """Let the user edit ``text`` in their editor; return what they saved.
+
+    Blocks until the editor exits and uses the terminal: a screen calls it
+    inside ``App.suspend()``. The text lives in a private temporary folder
+    (it holds patient data) that is removed afterwards.
+
+    Args:
+        text: The text to edit.
+        name: A file name for it (editors pick their mode from it).
+        editor: The command (default: ``$VISUAL``, ``$EDITOR``, else ``vi``).
+
+    Raises:
+        DumpTextError: The editor cannot be started or failed.
+    """
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    command = editor or os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise DumpTextError(f"cannot read the editor command {command!r}") from exc
+    safe = re.sub(r"[^\w.-]", "_", name)[:80] or "dataset"
+    with tempfile.TemporaryDirectory(prefix="dcmtui-edit-") as folder:
+        path = Path(folder) / f"{safe}.txt"
+        path.write_text(text, encoding="utf-8")
+        try:
+            done = subprocess.run([*argv, str(path)], check=False)
+        except OSError as exc:
+            raise DumpTextError(
+                f"cannot start the editor {argv[0]!r}: {exc.strerror or exc}; "
+                "set $EDITOR"
+            ) from exc
+        if done.returncode != 0:
+            raise DumpTextError(
+                f"the editor {argv[0]!r} ended with status {done.returncode}; "
+                "nothing changed"
+            )
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise DumpTextError(f"cannot read the edited text back: {exc}") from exc

@@ -5,6 +5,7 @@ The oracle is the file itself (byte equality) and DCMTK's dcmdump.
 
 from __future__ import annotations
 
+import io
 import shutil
 import subprocess
 from pathlib import Path
@@ -23,6 +24,7 @@ from dcmtui.services.dump_text import (
 )
 from dcmtui.services.edit import open_document
 from dcmtui.services.errors import FileReadError
+from dcmtui.services.values import ValueRefused
 from tests.factories import write_dicom
 from tests.peers import require
 
@@ -384,3 +386,72 @@ def test_multi_line_text_is_editable_as_json(
     (tmp_path / "c.txt").write_text(bad)
     assert main(["undump", str(tmp_path / "c.txt"), "-o", str(tmp_path / "x.dcm")]) == 1
     assert "json: is followed by a string" in capsys.readouterr().err
+
+
+SED_NAME = "sed -i 's/^(0010,0010) PN \\[[^]]*\\]/(0010,0010) PN [EDITED^X]/'"
+
+
+def test_edit_in_the_editor_shows_and_saves(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "a.dcm"
+    shutil.copy(sample("CT_small.dcm"), target)
+    monkeypatch.setattr("sys.stdin", io.StringIO("y\n"))
+    assert main(["edit", str(target), "--editor", SED_NAME, "--backup"]) == 0
+    out = capsys.readouterr().out
+    assert "~ (0010,0010): 'CompressedSamples^CT1' → 'EDITED^X'" in out
+    assert "Save 1 change(s)" in out and "1 change(s) saved" in out
+    assert "[EDITED^X]" in "\n".join(dcmdump(target))
+    assert (tmp_path / "a.dcm.bak").read_bytes() == sample("CT_small.dcm").read_bytes()
+    old, new = dcmdump(sample("CT_small.dcm")), dcmdump(target)
+    assert [line for line in new if line not in old] == [
+        line for line in new if "PatientName" in line
+    ]
+
+
+def test_edit_answer_no_or_no_change_keeps_the_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "a.dcm"
+    shutil.copy(sample("CT_small.dcm"), target)
+    before = target.stat().st_mtime_ns
+    monkeypatch.setattr("sys.stdin", io.StringIO("n\n"))
+    assert main(["edit", str(target), "--editor", SED_NAME]) == 1
+    assert "nothing saved" in capsys.readouterr().out
+    assert main(["edit", str(target), "--editor", "true"]) == 0
+    assert "no changes" in capsys.readouterr().out
+    assert main(["edit", str(target), "--editor", "false"]) == 1
+    assert "ended with status 1" in capsys.readouterr().err
+    assert target.stat().st_mtime_ns == before
+    assert target.read_bytes() == sample("CT_small.dcm").read_bytes()
+
+
+def test_edit_refused_value_then_give_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "a.dcm"
+    shutil.copy(sample("CT_small.dcm"), target)
+    bad = "sed -i 's/^(0008,0020) DA \\[[0-9]*\\]/(0008,0020) DA [yesterday]/'"
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))  # end of input: no
+    assert main(["edit", str(target), "--editor", bad]) == 1
+    captured = capsys.readouterr()
+    assert "dcmtui: error: line " in captured.err and "DA" in captured.err
+    assert "nothing saved" in captured.out
+    assert target.read_bytes() == sample("CT_small.dcm").read_bytes()
+
+
+def test_apply_is_all_or_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "a.dcm"
+    shutil.copy(sample("CT_small.dcm"), path)
+    doc = open_document(path)
+    text = document_text(doc)
+    lines = text.splitlines()
+    name = next(x for x in lines if x.startswith("(0010,0010)"))
+    date = next(x for x in lines if x.startswith("(0008,0020)"))
+    edited = text.replace(name, "(0010,0010) PN [OK^NAME]").replace(
+        date, "(0008,0020) DA [not a date]"
+    )
+    with pytest.raises(ValueRefused):
+        apply_text(doc, parse_text(edited))
+    assert not doc.dirty
+    assert doc.data() == path.read_bytes()
