@@ -78,6 +78,8 @@ KNOWN = TEXT_VRS | set(NUMBERS) | set(FLOATS) | {"AT", "SQ"} | {
 _LINE = re.compile(r"\s*\(([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)\s+(\S+)\s*(.*)")
 _AT = re.compile(r"\(?([0-9A-Fa-f]{4}),([0-9A-Fa-f]{4})\)?")
 COMMENT_COLUMN = 56
+MAX_TEXT_FILE = 256 * 1000 * 1000
+"""Files larger than this are not written as text (it would be twice as large)."""
 Buffer = bytes | mmap.mmap
 
 
@@ -507,6 +509,11 @@ def to_text(path: Path) -> str:
     """
     parsed = parse(path)
     try:
+        if parsed.size > MAX_TEXT_FILE:
+            raise DumpTextError(
+                f"{path}: {parsed.size / 1e6:.0f} MB is too large to edit as text "
+                f"(the limit is {MAX_TEXT_FILE / 1e6:.0f} MB); use dcmtui modify"
+            )
         if parsed.damaged:
             raise DumpTextError(f"{path}: damaged ({parsed.damaged}); not dumped")
         if parsed.deflated:

@@ -455,3 +455,11 @@ def test_apply_is_all_or_nothing(tmp_path: Path) -> None:
         apply_text(doc, parse_text(edited))
     assert not doc.dirty
     assert doc.data() == path.read_bytes()
+
+
+def test_a_file_too_large_for_text_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dcmtui.services.dump_text.MAX_TEXT_FILE", 1000)
+    with pytest.raises(DumpTextError, match="too large to edit as text"):
+        to_text(sample("CT_small.dcm"))
