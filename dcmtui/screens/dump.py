@@ -228,7 +228,9 @@ class DumpScreen(Screen[None]):
         if why := doc.readonly_reason:
             self._show_banner(why.capitalize())
         self._refresh_view(0, view)
-        # Prepare find in the background, once the first rows are on screen.
+        # Prepare find in the background once the first rows are painted (a
+        # thread started at once would slow the first paint down).
+        await asyncio.sleep(0.3)
         if self.view is not None:
             await asyncio.to_thread(self.view.search_index)
 
