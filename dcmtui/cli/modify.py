@@ -72,6 +72,12 @@ def _configure(parser: argparse.ArgumentParser) -> None:
         help="insert private tags without a private creator",
     )
     parser.add_argument(
+        "-imt",
+        "--ignore-missing-tags",
+        action="store_true",
+        help="treat 'tag not found' (-m, -e, -ea) as success",
+    )
+    parser.add_argument(
         "--force",
         action="store_true",
         help="overwrite a file that changed on disk meanwhile",
@@ -91,9 +97,13 @@ def _edit(doc: Document, args: argparse.Namespace) -> int:
             path, value = text.split("=", 1)
         else:
             path, value = text, None
-        count += len(
-            apply(doc, op, path, value, check_reservation=not args.no_reserv_check)
-        )
+        try:
+            count += len(
+                apply(doc, op, path, value, check_reservation=not args.no_reserv_check)
+            )
+        except TagPathError as exc:
+            if not (args.ignore_missing_tags and str(exc).endswith("tag not found")):
+                raise
     if args.gen_stud_uid or args.gen_ser_uid or args.gen_inst_uid:
         from pydicom.uid import generate_uid
 

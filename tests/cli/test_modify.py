@@ -114,3 +114,11 @@ def test_failures_exit_non_zero_with_one_line(
         assert why in err and err.count("\n") == 1, err
         assert path.read_bytes() == original
         assert not (tmp_path / "a.dcm.bak").exists()
+
+
+def test_ignore_missing_tags(tmp_path: Path) -> None:
+    path = write_dicom(tmp_path / "a.dcm")
+    ops = ["-nb", "-e", "(0010,1000)", "-m", "PatientName=X^Y"]
+    assert main(["modify", *ops, str(path)]) == 1
+    assert main(["modify", "-imt", *ops, str(path)]) == 0
+    assert b"X^Y" in path.read_bytes()
