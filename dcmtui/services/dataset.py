@@ -57,6 +57,9 @@ KNOWN_VRS = LONG_VRS | {
 }  # fmt: skip
 
 
+_VR_NAMES = {vr.encode(): vr for vr in KNOWN_VRS}
+
+
 class Damaged(Exception):
     """The walk cannot go on: the message says where and why."""
 
@@ -230,6 +233,8 @@ class _Walker:
         self.hh = struct.Struct(order + "HH")
         self.u16 = struct.Struct(order + "H")
         self.u32 = struct.Struct(order + "I")
+        self.head = struct.Struct(order + "HH2sH")
+        """Group, element, VR bytes and 2-byte length of an explicit header."""
         self.size = len(buf)
 
     def dataset(
@@ -241,12 +246,14 @@ class _Walker:
             The offset after the last element (after the delimiter if one
             ended the item).
         """
-        buf, hh, u16, u32 = self.buf, self.hh, self.u16, self.u32
+        buf, u32 = self.buf, self.u32
+        head = self.head
         implicit = self.implicit
+        vrs = _VR_NAMES
         while pos < end:
             if pos + 8 > end:
                 raise Damaged(f"truncated element header at byte {pos}")
-            group, el = hh.unpack_from(buf, pos)
+            group, el, vr_bytes, short = head.unpack_from(buf, pos)
             tag = (group << 16) | el
             if tag == ITEM_END:
                 return pos + 8
@@ -259,9 +266,8 @@ class _Walker:
                 if tag == PIXEL_DATA and length == UNDEFINED:
                     vr = "OB"
             else:
-                vr_bytes = bytes(buf[pos + 4 : pos + 6])
-                vr = vr_bytes.decode("latin-1")
-                if vr not in KNOWN_VRS:
+                vr = vrs.get(vr_bytes, "")
+                if not vr:
                     raise Damaged(
                         f"invalid VR {vr_bytes!r} of ({group:04X},{el:04X}) at {pos}"
                     )
@@ -271,7 +277,7 @@ class _Walker:
                     length = u32.unpack_from(buf, pos + 8)[0]
                     vstart = pos + 12
                 else:
-                    length = u16.unpack_from(buf, pos + 6)[0]
+                    length = short
                     vstart = pos + 8
             e = Elem(tag, vr, pos, vstart, length, parent)
             out.append(e)
@@ -294,7 +300,7 @@ class _Walker:
                     vr == "UN"
                     and implicit
                     and length >= 8
-                    and hh.unpack_from(buf, vstart) == (0xFFFE, 0xE000)
+                    and self.hh.unpack_from(buf, vstart) == (0xFFFE, 0xE000)
                 ):  # an implicit VR private sequence of defined length
                     try:
                         self._sequence(e, e.end, depth)
