@@ -206,3 +206,62 @@ async def test_find_against_unreachable_node() -> None:
     with pytest.raises(AssociationFailed, match="connection refused"):
         async for _ in retriever().find(node, "STUDY", []):
             pass
+
+
+@pytest.fixture
+def slow_find_scp() -> Iterator[tuple[int, list[bool]]]:
+    """A pynetdicom C-FIND SCP that sends a match every 50 ms, up to 200, and
+    records whether it saw a C-CANCEL."""
+    import time as _time
+
+    from pynetdicom import evt
+    from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+        StudyRootQueryRetrieveInformationModelFind,
+    )
+
+    cancelled: list[bool] = []
+
+    def on_find(event: object) -> Iterator[tuple[int, object]]:
+        from pydicom.dataset import Dataset
+
+        for i in range(200):
+            if event.is_cancelled:  # type: ignore[attr-defined]
+                cancelled.append(True)
+                yield 0xFE00, None
+                return
+            ds = Dataset()
+            ds.QueryRetrieveLevel = "STUDY"
+            ds.StudyInstanceUID = f"1.2.3.{i}"
+            yield 0xFF00, ds
+            _time.sleep(0.05)
+        yield 0x0000, None
+
+    ae = AE(ae_title="SLOW")
+    ae.add_supported_context(StudyRootQueryRetrieveInformationModelFind)
+    server = ae.start_server(
+        ("127.0.0.1", 0), block=False, evt_handlers=[(evt.EVT_C_FIND, on_find)]
+    )
+    assert server is not None
+    yield server.server_address[1], cancelled
+    server.shutdown()
+
+
+async def test_stopping_a_find_sends_c_cancel(
+    slow_find_scp: tuple[int, list[bool]],
+) -> None:
+    port, cancelled = slow_find_scp
+    bus = EventBus()
+    node = parse_address(f"SLOW@127.0.0.1:{port}")
+    found = retriever(bus).find(node, "STUDY", [])
+    seen = 0
+    async for _ in found:
+        seen += 1
+        if seen == 3:
+            break
+    await found.aclose()
+    for _ in range(100):
+        if cancelled and bus.history()[-1].kind in ("released", "aborted"):
+            break
+        await asyncio.sleep(0.05)
+    assert cancelled == [True]  # the SCP saw our C-CANCEL
+    assert bus.history()[-1].kind == "released"  # ended cleanly, not aborted
