@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcmtui.config import QrSettings
 from dcmtui.models import AssocEvent, Node
+from dcmtui.services.qr_fast import FastGet, FastResponses, LaneClosed
 from dcmtui.services.qr_match import Instance, QueryError, StoreQuery
 from dcmtui.services.worklist import Worklist
 
@@ -110,16 +111,28 @@ def describe(identifier: Any) -> str:
 
 
 class _Cancelled:
-    """Whether the peer sent C-CANCEL; sticky (pynetdicom forgets it once read)."""
+    """Whether the peer sent C-CANCEL; sticky (pynetdicom forgets it once read).
+    During a fast C-GET the cancel is read by the lane."""
 
-    def __init__(self, event: Any) -> None:
+    def __init__(self, event: Any, lane: FastGet | None = None) -> None:
         self._event = event
+        self._lane = lane
         self._seen = False
 
     def __call__(self) -> bool:
-        if not self._seen and self._event.is_cancelled:
+        if not self._seen and (
+            self._event.is_cancelled or (self._lane and self._lane.cancel_seen)
+        ):
             self._seen = True
         return self._seen
+
+
+def _status_only(status: int) -> Any:
+    from pydicom.dataset import Dataset
+
+    ds = Dataset()
+    ds.Status = status
+    return ds
 
 
 @dataclass
@@ -270,6 +283,7 @@ class QrService:
             yield _status(0xC000, "cannot decode the identifier"), None
             return
         what = describe(identifier)
+        FastResponses.install(assoc)
         cancelled = _Cancelled(event)
         if uid == WORKLIST:
             what = f"worklist {what}"
@@ -313,10 +327,16 @@ class QrService:
     # --- C-MOVE and C-GET -------------------------------------------------
 
     def _sender(
-        self, assoc: Any, counts: _Counts, via: str, emit: Callable[..., None]
+        self,
+        assoc: Any,
+        counts: _Counts,
+        via: str,
+        emit: Callable[..., None],
+        lane: FastGet | None = None,
     ) -> None:
-        """Make ``assoc.send_c_store`` send our file references from the file,
-        and report each sub-operation as a ``c-store`` event through ``emit``."""
+        """Make ``assoc.send_c_store`` send our file references from the file
+        (through ``lane`` when given), and report each sub-operation as a
+        ``c-store`` event through ``emit``."""
         original = assoc.send_c_store
 
         def send_c_store(dataset: Any, *args: Any, **kwargs: Any) -> Any:
@@ -330,13 +350,24 @@ class QrService:
             with contextlib.suppress(OSError):
                 size = Path(path).stat().st_size
             try:
-                try:
-                    rsp = original(path, *args, **kwargs)
-                except ValueError:  # no context for the file's transfer syntax
-                    from pydicom import dcmread
+                rsp: Any = None
+                if lane is not None and not lane.dead:
+                    fast = lane.store(path, int(kwargs.get("msg_id", 1)))
+                    if fast is not None:
+                        rsp = _status_only(fast)
+                    else:
+                        lane.release()  # pynetdicom converts this one
+                if rsp is None:
+                    try:
+                        rsp = original(path, *args, **kwargs)
+                    except ValueError:  # no context for the file's syntax
+                        from pydicom import dcmread
 
-                    rsp = original(dcmread(path), *args, **kwargs)
+                        rsp = original(dcmread(path), *args, **kwargs)
             except Exception as exc:
+                if isinstance(exc, LaneClosed) and lane is not None:
+                    lane.dead = True
+                    lane.release()
                 counts.failed += 1
                 emit(
                     status=0xA700,
@@ -375,10 +406,13 @@ class QrService:
         instances: list[Instance],
         counts: _Counts,
         what: str,
+        lane: FastGet | None = None,
     ) -> Iterator[tuple[Any, Any]]:
         started = time.monotonic()
-        cancelled = _Cancelled(event)
+        cancelled = _Cancelled(event, lane)
         for item in instances:
+            if lane is not None and lane.dead:
+                break
             if cancelled():
                 self.scp.emit_for(
                     event.assoc,
@@ -420,14 +454,22 @@ class QrService:
             yield _status(UNABLE_TO_PROCESS, "the retrieve failed"), None
             return
         counts = _Counts()
+        lane = None
+        if FastGet.possible(assoc) and FastResponses.install(assoc):
+            lane = FastGet(assoc)
         self._sender(
             assoc,
             counts,
             "C-GET",
             lambda **values: self.scp.emit_for(assoc, "c-store", **values),
+            lane,
         )
         yield len(instances)
-        yield from self._retrieve(event, "get", instances, counts, what)
+        try:
+            yield from self._retrieve(event, "get", instances, counts, what, lane)
+        finally:
+            if lane is not None:
+                lane.release()
 
     def _on_move(self, event: Any) -> Iterator[Any]:
         uid = str(event.context.abstract_syntax)

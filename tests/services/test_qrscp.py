@@ -503,3 +503,40 @@ async def test_receiver_refuses_objects_when_the_quota_is_full(tmp_path: Path) -
         assert not list(pacs.scp.store.root.rglob("x*.dcm"))
     finally:
         await pacs.scp.stop(grace=1)
+
+
+async def test_getscu_accepting_only_implicit_gets_converted_files(
+    pacs: Pacs, tmp_path: Path
+) -> None:
+    """Files stored explicit VR go through pynetdicom's conversion when the
+    peer accepts only implicit VR (the fast lane hands the socket back)."""
+    import asyncio
+
+    out = tmp_path / "got"
+    out.mkdir()
+    done = await asyncio.to_thread(
+        run,
+        [
+            dcmtk("getscu"),
+            "+xi",
+            "-aet",
+            "GETSCU",
+            "-S",
+            "-od",
+            str(out),
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID=1.2.826.0.1.3680043.10.1453.1\\1.2.826.0.1.3680043.10.1453.2",
+            "127.0.0.1",
+            str(pacs.port),
+        ],
+        out,
+    )
+    assert done.returncode == 0, done.stderr
+    files = sorted(out.iterdir())
+    assert len(files) == 4
+    names = sorted(str(dcmread(p).PatientName) for p in files)
+    assert names == ["DOE^JOHN"] * 3 + ["ROE^JANE"]
+    (op,) = pacs.ops("c-get")
+    assert op.status == 0 and "4 sent" in op.detail
