@@ -303,28 +303,51 @@ def _configure_get(parser: argparse.ArgumentParser) -> None:
         "--output",
         type=Path,
         default=None,
-        help="folder for the objects (default: the store in the data folder)",
+        help="folder for the objects (default: into the receiver's store and "
+        "its index, like received objects)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="final line only")
 
 
 def _run_get(args: argparse.Namespace, settings: Settings) -> int:
+    import shutil
+    import tempfile
+
     from dcmtui.services import dcmtk_cmd
     from dcmtui.services.scu_qr import Retriever
 
     node, scu = _setup(args, settings)
-    output = args.output or settings.data_dir / "store"
     root = args.root or "study"
     keys = _keys(args)
+    into_store = args.output is None
+    if into_store:  # a folder of our own first, then into the store
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        output = Path(tempfile.mkdtemp(prefix="get-", dir=settings.data_dir))
+    else:
+        output = args.output
     _show_dcmtk(
         args,
         dcmtk_cmd.getscu(
             node, scu.calling_for(node), root, args.level, keys, str(output)
         ),
     )
-    return _retrieve(
-        args, Retriever(scu).get(node, args.level, keys, output, root=root)
-    )
+    try:
+        code = _retrieve(
+            args, Retriever(scu).get(node, args.level, keys, output, root=root)
+        )
+        if into_store:
+            from dcmtui.services.store_admin import StoreAdmin
+
+            result = StoreAdmin(settings).import_folder(output)
+            print(
+                f"{result.added} new in the store ({StoreAdmin(settings).root}), "
+                f"{result.duplicates} already there"
+                + (f", {result.refused} refused: store full" if result.refused else "")
+            )
+    finally:
+        if into_store:
+            shutil.rmtree(output, ignore_errors=True)
+    return code
 
 
 COMMANDS: dict[str, Command] = {

@@ -5,7 +5,10 @@ marked rows by C-MOVE or C-GET with live sub-operation counters."""
 from __future__ import annotations
 
 import asyncio
+import shutil
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
@@ -396,7 +399,11 @@ class QueryScreen(Screen[None]):
         totals = [0, 0, 0]
         method = node.retrieve
         destination = node.move_destination or self.receiver_ae()
-        output = self.services.settings.data_dir / "store"
+        settings = self.services.settings
+        output = settings.data_dir / "store"
+        if method == "C-GET":  # into a folder of our own, then into the store
+            settings.data_dir.mkdir(parents=True, exist_ok=True)
+            output = Path(tempfile.mkdtemp(prefix="get-", dir=settings.data_dir))
         try:
             for index, row in enumerate(rows, 1):
                 keys = [(k, row.values.get(k, "")) for k in _UIDS[query.level]]
@@ -423,14 +430,32 @@ class QueryScreen(Screen[None]):
                         totals[0] += progress.completed
                         totals[1] += progress.failed
                         totals[2] += progress.warning
+            added = ""
+            if method == "C-GET":
+                added = await asyncio.to_thread(self.into_store, output)
         finally:
             self.busy = False
-        where = f"into {output}" if method == "C-GET" else f"to {destination}"
+            if method == "C-GET":
+                shutil.rmtree(output, ignore_errors=True)
+        where = "into the store" if method == "C-GET" else f"to {destination}"
         self.status(
             f"{method} {where}: {totals[0]} completed, {totals[1]} failed, "
-            f"{totals[2]} warning",
+            f"{totals[2]} warning{added}",
             failed=bool(totals[1]),
         )
+
+    def into_store(self, folder: Path) -> str:
+        """Import what C-GET brought into the store and its index, as the
+        receiver would (safe names, duplicates kept apart); return a summary."""
+        from dcmtui.services.store_admin import StoreAdmin
+
+        result = StoreAdmin(self.services.settings).import_folder(folder)
+        text = f"; {result.added} new in the store"
+        if result.duplicates:
+            text += f", {result.duplicates} already there"
+        if result.refused:
+            text += f", {result.refused} refused (store full)"
+        return text
 
     def receiver_ae(self) -> str:
         """The built-in receiver's AE title: where C-MOVE sends by default."""

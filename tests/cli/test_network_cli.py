@@ -109,6 +109,10 @@ def test_find_move_get(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
             == 0
         )
         assert len(list(out_dir.glob("*.dcm"))) == 2
+        assert main(["get", node, "-k", f"StudyInstanceUID={uid}", "-q"]) == 0
+        assert "2 new in the store" in capsys.readouterr().out
+        assert main(["get", node, "-k", f"StudyInstanceUID={uid}", "-q"]) == 0
+        assert "0 new in the store" in capsys.readouterr().out  # duplicates
         assert main(["find", node, "-k", "Bogus=1"]) == 1
         assert "unknown key 'Bogus'" in capsys.readouterr().err
     finally:

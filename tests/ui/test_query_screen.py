@@ -13,7 +13,9 @@ from textual.widgets import DataTable, Input
 from dcmtui.app import DcmtuiApp
 from dcmtui.config import load_settings
 from dcmtui.screens.network import QueryScreen
+from dcmtui.services.files import Index
 from dcmtui.services.nodes import NodeBook, parse_address
+from dcmtui.services.store_admin import store_root
 from tests.factories import write_dicom
 from tests.netpeers import Peer, load_dcmqrscp, start_dcmqrscp, start_storescp
 
@@ -80,11 +82,12 @@ async def test_query_drill_and_retrieve(
         await pilot.press("space")  # mark the first series
         await pilot.press("r")  # C-GET (the node says so)
         await wait_idle(pilot, screen)
-        assert "C-GET into" in status(screen) and "2 completed, 0 failed" in status(
-            screen
-        ), status(screen)
-        store = app.settings.data_dir / "store"
-        assert len(list(store.glob("*.dcm"))) == 2
+        assert "C-GET into the store: 2 completed, 0 failed" in status(screen)
+        assert "2 new in the store" in status(screen), status(screen)
+        store = store_root(app.settings)
+        assert len([p for p in store.rglob("*") if p.is_file()]) == 2
+        indexed = Index(app.settings.index_path).records(str(store))
+        assert len(indexed) == 2
         await pilot.press("backspace")  # back to the study
         await wait_idle(pilot, screen)
         assert screen.current.level == "STUDY"
