@@ -109,6 +109,14 @@ class FilesScreen(Screen[None]):
             show=False,
         ),
         Binding(
+            "P",
+            "toggle_preview_pane",
+            "Preview pane",
+            tooltip="Show or hide a preview of the cursor's file beside the table",
+            id="files.preview-pane",
+            show=False,
+        ),
+        Binding(
             "c",
             "convert",
             "Convert",
@@ -284,6 +292,20 @@ class FilesScreen(Screen[None]):
             self.notify("Mark files first (space, m, M)", severity="warning")
             return
         self.app.push_screen(BatchModifyScreen(self.services, sorted(self.table.marks)))
+
+    def action_toggle_preview_pane(self) -> None:
+        """Show or hide the preview pane beside the files table."""
+        from dcmtui.screens.preview import toggle_preview_pane
+
+        folders = self.query_one("#folders-view", Horizontal)
+        toggle_preview_pane(self, folders, self.table.current_path)
+
+    @on(FileTable.RowHighlighted)
+    def _preview_pane_follows(self) -> None:
+        if self.query("#preview-pane"):  # nothing to import or do without it
+            from dcmtui.screens.preview import follow_preview_pane
+
+            follow_preview_pane(self, self.table.current_path)
 
     def action_preview(self) -> None:
         """Open the image preview of the file under the cursor."""

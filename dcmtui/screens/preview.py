@@ -19,6 +19,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.screen import Screen
+from textual.widget import Widget
 from textual.widgets import Footer, Header, Static
 from textual.worker import Worker, WorkerState
 
@@ -366,3 +367,59 @@ class PreviewScreen(Screen[None]):
             self.redraw()
 
     watch_frame = watch_window = watch_fit = watch_invert = _changed
+
+
+# -- the preview pane of the Files screen ----------------------------------
+
+PANE_ID = "preview-pane"
+
+
+def toggle_preview_pane(
+    screen: Screen[Any], container: Widget, path: str | None
+) -> None:
+    """Show or hide the preview pane in ``container`` (the Files screen's
+    folders+table row), and preview ``path`` in it."""
+    from dcmtui.widgets.image_view import PreviewPane
+
+    found = screen.query(f"#{PANE_ID}")
+    if found:
+        found.remove()
+        return
+    container.mount(PreviewPane(id=PANE_ID))
+    if path:
+        screen.call_after_refresh(follow_preview_pane, screen, path)
+
+
+def follow_preview_pane(screen: Screen[Any], path: str | None) -> None:
+    """Preview ``path`` in the pane, when the pane is open (cheap otherwise)."""
+    if path is None or not screen.query(f"#{PANE_ID}"):
+        return
+    screen.run_worker(
+        _fill_pane(screen, Path(path)),
+        group="preview-pane",
+        exclusive=True,
+        exit_on_error=False,
+    )
+
+
+async def _fill_pane(screen: Screen[Any], path: Path) -> None:
+    from dcmtui.services.errors import DcmtuiError
+    from dcmtui.widgets.image_view import PreviewPane
+
+    await asyncio.sleep(0.08)  # the cursor may move on: draw where it stops
+    pane = screen.query_one(f"#{PANE_ID}", PreviewPane)
+    size = pane.view.size
+    try:
+        source = await load_pixels(path)
+        cells = await asyncio.to_thread(
+            render_cells, source, 0, None, max(1, size.width), max(1, size.height)
+        )
+    except DcmtuiError as exc:
+        pane.show([], visible(str(exc)))
+        return
+    info = source.info
+    frames = f", {info.frames} frames" if info.frames > 1 else ""
+    pane.show(
+        cells,
+        visible(f"{path.name}: {info.columns}x{info.rows} {info.photometric}{frames}"),
+    )

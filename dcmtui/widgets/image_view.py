@@ -9,11 +9,15 @@ from rich.color import Color
 from rich.console import Console, ConsoleOptions, RenderResult
 from rich.segment import Segment
 from rich.style import Style
+from rich.text import Text
 from textual import events
+from textual.app import ComposeResult
+from textual.containers import Vertical
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.widget import Widget
+from textual.widgets import Static
 
 from dcmtui.services.render import RGB, Cell
 
@@ -81,3 +85,34 @@ class ImageView(Widget, can_focus=True):
 
     def render(self) -> HalfBlockImage:
         return HalfBlockImage(self.cells, self.size.width, self.size.height)
+
+
+class PreviewPane(Vertical):
+    """A small preview beside the files table: the picture and one line
+    about it. The Files screen fills it (see screens/preview.py)."""
+
+    DEFAULT_CSS = """
+    PreviewPane {
+        width: 40%;
+        border-left: solid $panel;
+        & ImageView { height: 1fr; }
+        & #pane-info { height: auto; max-height: 3; color: $text-muted; padding: 0 1; }
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        view = ImageView(id="pane-image")
+        view.can_focus = False  # the table keeps the keyboard
+        yield view
+        yield Static("", id="pane-info")
+
+    @property
+    def view(self) -> ImageView:
+        """The picture."""
+        return self.query_one(ImageView)
+
+    def show(self, cells: list[list[Cell]], info: str) -> None:
+        """Show a picture (cells) and a line (already made visible)."""
+        self.view.cells = cells
+        self.view.refresh()
+        self.query_one("#pane-info", Static).update(Text(info))

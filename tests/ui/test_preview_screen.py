@@ -186,3 +186,39 @@ async def test_s_saves_the_frame_as_shown(tmp_path: Path) -> None:
 
         expected = 255 - open_pixels(path).display(1)
         assert np.array_equal(_read_png(data), expected)
+
+
+async def test_preview_pane_in_the_files_screen(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.dcm", seed="a")
+    write_image(tmp_path / "b.dcm", gradient(frames=3), seed="b")
+    write_dicom(tmp_path / "c.dcm", pixels=False)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        files = await wait_scanned(pilot)
+        files.table.focus()
+        files.table.move_cursor(row=0)
+        await pilot.press("P")
+
+        async def pane_text(expect: str) -> str:
+            for _ in range(150):
+                await pilot.pause(0.02)
+                text = str(files.query_one("#pane-info", Static).render())
+                if expect in text:
+                    return text
+            raise AssertionError(f"pane never showed {expect!r}: {text!r}")
+
+        first = Path(files.table.current_path or "").name
+        await pane_text(first)
+        assert files.query_one("#pane-image").cells  # type: ignore[attr-defined]
+        seen = {first}
+        for _ in range(2):
+            await pilot.press("down")
+            name = Path(files.table.current_path or "").name
+            seen.add(name)
+            text = await pane_text(name if name != "c.dcm" else "no pixel data")
+            if name == "b.dcm":
+                assert "3 frames" in text
+        assert seen == {"a.dcm", "b.dcm", "c.dcm"}
+        await pilot.press("P")
+        await pilot.pause()
+        assert not files.query("#preview-pane")
