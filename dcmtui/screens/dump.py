@@ -157,6 +157,7 @@ class DumpScreen(Screen[None]):
             "detail",
             show=False,
         ),
+        _b("P", "preview", "Preview", "Show the image (pixel data)", "preview", False),
     ]
 
     def __init__(
@@ -367,6 +368,12 @@ class DumpScreen(Screen[None]):
     def action_toggle_lengths(self) -> None:
         """Show or hide group length elements."""
         self._set_toggle("lengths")
+
+    def action_preview(self) -> None:
+        """Open the image preview of this file (as saved on disk)."""
+        from dcmtui.screens.preview import PreviewScreen
+
+        self.app.push_screen(PreviewScreen(self.services, self.path))
 
     def action_toggle_detail(self) -> None:
         """Show or hide the detail pane."""

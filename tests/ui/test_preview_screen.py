@@ -222,3 +222,27 @@ async def test_preview_pane_in_the_files_screen(tmp_path: Path) -> None:
         await pilot.press("P")
         await pilot.pause()
         assert not files.query("#preview-pane")
+
+
+async def test_p_in_the_dataset_screen_previews_the_file(tmp_path: Path) -> None:
+    from dcmtui.screens.dump import DumpScreen
+
+    write_image(tmp_path / "only.dcm")
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        files = await wait_scanned(pilot)
+        files.open_path(str(tmp_path / "only.dcm"))
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if isinstance(app.screen, DumpScreen):
+                break
+        await pilot.pause(0.2)
+        await pilot.press("P")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, PreviewScreen)
+        await _ready(pilot, screen)
+        assert screen.view.cells
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, DumpScreen)
