@@ -233,3 +233,15 @@ def test_not_dicom(tmp_path: Path) -> None:
     junk.write_bytes(b"x" * 200)
     with pytest.raises(FileReadError):
         convert_file(junk, tmp_path / "o.dcm", ImplicitVRLittleEndian)
+
+
+@pytest.mark.parametrize(("name", "flag"), [("big", "+tb"), ("implicit", "+ti")])
+def test_8_bit_rgb_matches_dcmconv(tmp_path: Path, name: str, flag: str) -> None:
+    rgb = np.zeros((16, 24, 3), np.uint8)
+    rgb[..., 1] = np.arange(24, dtype=np.uint8)[None, :] * 10
+    source = write_image(tmp_path / "rgb.dcm", rgb, photometric="RGB")
+    ours, theirs = tmp_path / "ours.dcm", tmp_path / "theirs.dcm"
+    assert convert_file(source, ours, parse_syntax(name)).streamed
+    _dcmtk("dcmconv", flag, str(source), str(theirs))
+    assert np.array_equal(_pixels(ours), rgb)
+    assert _dump(ours) == _dump(theirs)
