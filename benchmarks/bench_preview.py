@@ -8,6 +8,8 @@ Timed, medians of ``--reps`` runs, in this process (the screen's path):
   when it opens);
 - **redraw**: a new window on the decoded frame, fitted and built again
   (what a window/level key costs);
+- **widget segments**: the widget turning those cells into styled segments
+  (what Textual then draws);
 - **J2K open+render**: the same frame in JPEG 2000 lossless (needs the
   ``codecs`` extra);
 - **dcm2pnm**: ``dcm2pnm +Wm FILE OUT.pgm`` as a process (includes its start).
@@ -78,6 +80,19 @@ def main() -> int:
         return render_cells(source, 0, Window("m", 1000 + next(windows), 900), 120, 34)
 
     results["redraw ms"] = _median_ms(redraw, args.reps)
+    import io
+
+    from rich.console import Console
+
+    from dcmtui.widgets.image_view import HalfBlockImage
+
+    cells = render_cells(source, 0, None, 120, 34)
+    console = Console(file=io.StringIO(), width=120, color_system="truecolor")
+
+    def draw() -> object:
+        return list(console.render(HalfBlockImage(cells, 120, 34)))
+
+    results["widget segments ms"] = _median_ms(draw, args.reps)
     try:
         ds = dcmread(path)
         ds.compress(JPEG2000Lossless)
