@@ -18,6 +18,7 @@ import logging
 import os
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,6 +121,7 @@ _UNIQUE = {
     "IMAGE": "sop_instance_uid",
 }
 _NOT_RETURNED = {"QueryRetrieveLevel", "SpecificCharacterSet", "RetrieveAETitle"}
+_LISTS = {"ModalitiesInStudy", "SOPClassesInStudy"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -438,11 +440,96 @@ class StoreQuery:
         self.index_path = index_path
         self.store_root = store_root
         self.ae_title = ae_title
+        self._lock = threading.Lock()
+        self._cache: dict[str, tuple[object, list[tuple[dict[str, Any], str]]]] = {}
+        """PATIENT/STUDY level: every entity with all its index keys, kept
+        while the index database files are unchanged."""
+
+    def _stamp(self) -> object:
+        """What changes when anything is committed to the index."""
+        marks: list[tuple[int, int, int] | None] = []
+        for path in (self.index_path, Path(f"{self.index_path}-wal")):
+            try:
+                st = path.stat()
+                marks.append((st.st_mtime_ns, st.st_size, st.st_ino))
+            except OSError:
+                marks.append(None)
+        return (tuple(marks), str(self.store_root))
+
+    def _entities(
+        self, con: sqlite3.Connection, level: str
+    ) -> list[tuple[dict[str, Any], str]]:
+        """Every PATIENT or STUDY entity of the store, with all its keys."""
+        stamp = self._stamp()
+        with self._lock:
+            hit = self._cache.get(level)
+            if hit is not None and hit[0] == stamp:
+                return hit[1]
+            depth = LEVELS.index(level)
+            keys = [
+                k
+                for k in _KEYS.values()
+                if (not k.aggregate and LEVELS.index(k.level) <= depth)
+                or (k.aggregate and k.level == level)
+            ]
+            where_root, params = under_any(
+                [str(self.store_root), *referenced_roots(con)]
+            )
+            unique = _UNIQUE[level]
+            columns = ", ".join([*(k.sql for k in keys), "min(path)"])
+            names = [k.keyword for k in keys]
+            rows = [
+                (dict(zip(names, row[:-1], strict=True)), row[-1])
+                for row in con.execute(
+                    f"SELECT {columns} FROM files WHERE {where_root} "
+                    f"AND kind = 'dicom' GROUP BY {unique} ORDER BY min({unique})",
+                    params,
+                )
+            ]
+            self._cache[level] = (stamp, rows)
+            return rows
+
+    def _cached_select(
+        self, con: sqlite3.Connection, identifier: Any, level: str
+    ) -> Iterator[tuple[dict[str, Any], str]]:
+        """The matches of a PATIENT or STUDY level query, from the cache."""
+        depth = LEVELS.index(level)
+        tests: list[tuple[str, str, str]] = []
+        for elem in identifier:
+            key = _KEYS.get(elem.keyword)
+            if key is None or LEVELS.index(key.level) > depth:
+                continue
+            if key.aggregate and key.level != level:
+                continue
+            pattern = _text(elem.value).strip()
+            if pattern not in ("", "*"):
+                tests.append((key.keyword, key.vr, pattern))
+        for values, path in self._entities(con, level):
+            ok = True
+            for keyword, vr, pattern in tests:
+                raw = values.get(keyword)
+                value = "" if raw is None else str(raw)
+                if keyword in _LISTS:
+                    value = value.replace(",", "\\")
+                if not value_matches(vr, pattern, value):
+                    ok = False
+                    break
+            if ok:
+                yield values, path
 
     def _connect(self) -> sqlite3.Connection:
         from dcmtui.services.files import Index
 
-        con = Index(self.index_path).connect()
+        con: sqlite3.Connection | None = None
+        if self.index_path.exists():  # the usual case: no schema work to do
+            con = sqlite3.connect(self.index_path, timeout=30)
+            try:
+                con.execute("SELECT path FROM files LIMIT 0")
+            except sqlite3.Error:
+                con.close()
+                con = None
+        if con is None:
+            con = Index(self.index_path).connect()
         _register(con)
         return con
 
@@ -481,15 +568,43 @@ class StoreQuery:
         Raises:
             QueryError: The identifier cannot be answered (bad level).
         """
-        from pydicom.datadict import dictionary_VR
+        from pydicom import config
         from pydicom.dataelem import DataElement
         from pydicom.dataset import Dataset
+        from pydicom.valuerep import PersonName
+
+        def fast(tag: Any, vr: str, value: Any) -> Any:
+            """An element of ours: already in its final form, not re-checked."""
+            return DataElement(
+                tag, vr, value, already_converted=True, validation_mode=config.IGNORE
+            )
 
         level = query_level(identifier, model)
         plan = _plan(identifier, level)
+        layout: list[tuple[str, Any, str]] = []
+        for elem in identifier:
+            keyword = elem.keyword
+            if elem.tag.group in (0x0000, 0x0002) or keyword in (
+                "QueryRetrieveLevel",
+                "SpecificCharacterSet",
+            ):
+                continue
+            if keyword == "RetrieveAETitle":
+                layout.append(("ae", elem, "AE"))
+            elif keyword in plan.selected:
+                layout.append(("index", elem, _KEYS[keyword].vr))
+            elif keyword in _KEYS:
+                layout.append(("empty", elem, str(elem.VR)))
+            else:
+                layout.append(("file", elem, str(elem.VR)))
         con = self._connect()
         try:
-            for values, path in self._select(con, plan):
+            rows = (
+                self._cached_select(con, identifier, level)
+                if level in ("PATIENT", "STUDY")
+                else self._select(con, plan)
+            )
+            for values, path in rows:
                 if cancelled():
                     return
                 source = read_file(path) if plan.file_keys else None
@@ -499,34 +614,33 @@ class StoreQuery:
                     continue
                 out = Dataset()
                 text = []
-                for elem in identifier:
-                    keyword = elem.keyword
-                    if elem.tag.group in (0x0000, 0x0002):
-                        continue
-                    if keyword == "QueryRetrieveLevel":
-                        continue
-                    if keyword == "SpecificCharacterSet":
-                        continue
-                    if keyword == "RetrieveAETitle":
-                        out.RetrieveAETitle = self.ae_title
-                        continue
-                    if keyword in values:
-                        raw = values[keyword]
+                for kind, elem, vr in layout:
+                    if kind == "ae":
+                        out.add(fast(elem.tag, "AE", self.ae_title))
+                    elif kind == "index":
+                        raw = values[elem.keyword]
                         value = "" if raw is None else str(raw)
-                        if _KEYS[keyword].aggregate and keyword.endswith("InStudy"):
-                            value = "\\".join(sorted(filter(None, value.split(","))))
-                        vr = dictionary_VR(elem.tag)
-                        out.add(DataElement(elem.tag, vr, value or None))
+                        if elem.keyword in _LISTS:
+                            items = sorted(filter(None, value.split(",")))
+                            value = "\\".join(items)
+                            if len(items) > 1:
+                                out.add(fast(elem.tag, vr, items))
+                                text.append(value)
+                                continue
+                        if value and vr == "PN":
+                            out.add(fast(elem.tag, vr, PersonName(value)))
+                        else:
+                            out.add(fast(elem.tag, vr, value or None))
                         text.append(value)
-                    elif keyword in _KEYS:
-                        out.add(DataElement(elem.tag, elem.VR, None))
+                    elif kind == "empty":
+                        out.add(fast(elem.tag, vr, None))
                     else:
                         if source is None:
                             source = read_file(path)
                         found = returned_element(elem, source)
                         out.add(found)
                         text.append(_text(found.value) if found.VR != "SQ" else "")
-                out.QueryRetrieveLevel = level
+                out.add(fast(0x00080052, "CS", level))
                 if any(not t.isascii() for t in text) or (
                     source is not None and "SpecificCharacterSet" in identifier
                 ):

@@ -294,3 +294,17 @@ def test_instances_for_retrieve(store: StoreQuery) -> None:
 )
 def test_value_matches(vr: str, pattern: str, value: str, expected: bool) -> None:
     assert value_matches(vr, pattern, value) is expected
+
+
+def test_new_objects_are_found_at_once(store: StoreQuery) -> None:
+    """PATIENT/STUDY answers are cached; any change to the index shows."""
+    assert len(studies(store)) == 3
+    write_dicom(
+        store.store_root / "new.dcm",
+        pixels=False,
+        PatientName="NEW^ONE",
+        StudyInstanceUID="1.2.3.9",
+    )
+    index_folder(store.index_path, store.store_root)
+    assert studies(store, PatientName="NEW*") == ["1.2.3.9"]
+    assert len(studies(store)) == 4
