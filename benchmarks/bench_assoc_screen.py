@@ -5,7 +5,8 @@ started; a pynetdicom sender in a thread stores small CT objects into it at a
 steady rate (100 a second by default) over one association, while a key
 (``x``, which redraws the detail pane) is pressed every 0.2 s. For each press
 we measure the time from sending the key to the screen's action running.
-The target: under 100 ms.
+The target: under 100 ms. (Key events are posted as a terminal would, without
+waiting for the app to be idle.)
 
 Usage::
 
@@ -105,7 +106,7 @@ async def run(rate: float, seconds: float) -> list[float]:
         end = time.perf_counter() + seconds
         while time.perf_counter() < end:
             pressed.append(time.perf_counter())
-            await pilot.press("x")
+            app.simulate_key("x")  # as a terminal would: no waiting for idle
             await asyncio.sleep(0.2)
         thread.join()
         await pilot.pause(0.3)
