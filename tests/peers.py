@@ -34,9 +34,33 @@ def strict() -> bool:
     return os.environ.get("CI", "").lower() not in ("", "0", "false", "no")
 
 
+def _native(program: str) -> str | None:
+    """DCMTK's binary of that name: pynetdicom installs Python apps called
+    ``storescp``, ``echoscu``... that may come first on PATH."""
+    folders = (
+        "/usr/bin",
+        "/usr/local/bin",
+        *os.environ.get("PATH", "").split(os.pathsep),
+    )
+    for folder in folders:
+        candidate = os.path.join(folder, program)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            with open(candidate, "rb") as handle:
+                if handle.read(4) == b"\x7fELF":
+                    return candidate
+    return None
+
+
 def require(program: str) -> str:
-    """Return the path of ``program``, or skip (fail under CI) when missing."""
-    path = shutil.which(program)
+    """Return the path of ``program``, or skip (fail under CI) when missing.
+
+    For DCMTK's programs this is always DCMTK's own binary, never a Python
+    app of the same name.
+    """
+    if PACKAGES.get(program) == "dcmtk":
+        path = _native(program)
+    else:
+        path = shutil.which(program)
     if path is None:
         package = PACKAGES.get(program, program)
         reason = f"{program} is not installed (apt-get install {package})"
