@@ -104,6 +104,8 @@ class _Assoc:
     pipe: tuple[int, int] | None = None
     fast: bool = False
     """Only storage and verification: P-DATA is read by the fast path."""
+    accepted: threading.Event = field(default_factory=threading.Event)
+    """Set once the ``accepted`` event is out (operations come after it)."""
     """Read and write ends of the pipe that wakes the DUL reactor."""
 
 
@@ -693,7 +695,12 @@ class StoreScp:
         dul = assoc.dul
 
         def enabled() -> bool:
-            return state.fast and dul.state_machine.current_state == "Sta6"
+            if not state.fast or dul.state_machine.current_state != "Sta6":
+                return False
+            # EVT_ACCEPTED runs in the association thread just after the
+            # A-ASSOCIATE-AC went out: keep "accepted" before the operations.
+            state.accepted.wait(2.0)
+            return True
 
         def new_spool(sop_class: str, sop_uid: str, syntax: str) -> Spool:
             spool = self.store.new_spool()
@@ -753,11 +760,17 @@ class StoreScp:
             if state.timer is not None:
                 state.timer.cancel()
             if state.pipe is not None:
+                pipe, state.pipe = state.pipe, None
                 assoc.dul.join(timeout=1)
-                for fd in state.pipe:
-                    with contextlib.suppress(OSError):
-                        os.close(fd)
-                state.pipe = None
+                if assoc.dul.is_alive():  # close only once nothing can use it
+                    threading.Thread(
+                        target=_close_when_done,
+                        args=(assoc.dul, pipe),
+                        daemon=True,
+                        name="dcmtui-pipe-close",
+                    ).start()
+                else:
+                    _close_when_done(assoc.dul, pipe)
             for spool in list(state.spools):
                 spool.discard()
             state.spools.clear()
@@ -922,6 +935,9 @@ class StoreScp:
             )
         except Exception:
             LOGGER.exception("receiver: accepted handler failed")
+        finally:
+            with contextlib.suppress(Exception):
+                self._state(event.assoc).accepted.set()
 
     def _on_rejected(self, event: Any) -> None:
         try:
@@ -1075,6 +1091,15 @@ class StoreScp:
                     "store": str(self.store.root),
                 }
             )
+
+
+def _close_when_done(thread: threading.Thread, fds: tuple[int, ...]) -> None:
+    """Close file descriptors once ``thread`` (a DUL reactor) has ended, so
+    that a number it might still watch is never reused under it."""
+    thread.join()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            os.close(fd)
 
 
 def _valid_uid(value: str) -> bool:
