@@ -6,6 +6,7 @@ Pushed from the Files screen (``D`` with two files marked) as
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -52,11 +53,26 @@ class DiffScreen(Screen[None]):
     show_meta: reactive[bool] = reactive(True)
     """Compare the file meta groups."""
 
-    def __init__(self, services: Services | None, a: Path, b: Path) -> None:
+    def __init__(
+        self,
+        services: Services | None,
+        a: Path,
+        b: Path,
+        edited: bytes | None = None,
+    ) -> None:
+        """Compare ``a`` with ``b``, or ``a`` on disk with ``edited``.
+
+        Args:
+            services: The app's services.
+            a: The first file.
+            b: The second file (the same as ``a`` for unsaved edits).
+            edited: The bytes of ``a`` as edited but not saved, if any.
+        """
         super().__init__()
         self.services = services
         self.a = a
         self.b = b
+        self.edited = edited
         self.rows: list[DiffRow] = []
 
     @property
@@ -72,7 +88,8 @@ class DiffScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.title = "Diff"
-        self.sub_title = visible(f"{self.a.name} <> {self.b.name}")
+        other = "unsaved edits" if self.edited is not None else self.b.name
+        self.sub_title = visible(f"{self.a.name} <> {other}")
         self.table.add_columns(" ", "Tag", "Name", "VR", "A", "B")
         self.load()
 
@@ -87,11 +104,20 @@ class DiffScreen(Screen[None]):
     @work(exclusive=True, group="diff", exit_on_error=False)
     async def load(self) -> None:
         """Compare the files in a thread and show the rows."""
-        from dcmtui.services.diff import diff_files_async
+        from dcmtui.services.diff import diff_file_and_bytes, diff_files_async
 
-        self.rows = await diff_files_async(
-            self.a, self.b, meta=self.show_meta, same=self.show_same
-        )
+        if self.edited is not None:
+            self.rows = await asyncio.to_thread(
+                diff_file_and_bytes,
+                self.a,
+                self.edited,
+                meta=self.show_meta,
+                same=self.show_same,
+            )
+        else:
+            self.rows = await diff_files_async(
+                self.a, self.b, meta=self.show_meta, same=self.show_same
+            )
         table = self.table
         table.clear()
         for row in self.rows:
@@ -112,8 +138,11 @@ class DiffScreen(Screen[None]):
         if not any(counts[s] for s in (CHANGED, ONLY_A, ONLY_B)):
             text = "The files have the same elements and values."
         self.query_one("#summary", Static).update(
-            Text(visible(f"A: {self.a}  B: {self.b}  ·  {text}"))
+            Text(visible(f"A: {self.a}  B: {self._b_name()}  ·  {text}"))
         )
+
+    def _b_name(self) -> str:
+        return "unsaved edits" if self.edited is not None else str(self.b)
 
     def action_toggle_same(self) -> None:
         self.show_same = not self.show_same

@@ -158,6 +158,14 @@ class DumpScreen(Screen[None]):
             show=False,
         ),
         _b("P", "preview", "Preview", "Show the image (pixel data)", "preview", False),
+        _b(
+            "equals_sign",
+            "diff_disk",
+            "Diff with disk",
+            "Compare the unsaved edits with the file on disk, element by element",
+            "diff-disk",
+            False,
+        ),
     ]
 
     def __init__(
@@ -368,6 +376,16 @@ class DumpScreen(Screen[None]):
     def action_toggle_lengths(self) -> None:
         """Show or hide group length elements."""
         self._set_toggle("lengths")
+
+    def action_diff_disk(self) -> None:
+        """The file on disk against its unsaved edits, element by element."""
+        from dcmtui.screens.diff import DiffScreen
+
+        if self.doc is None or not self.doc.dirty:
+            self.notify("No unsaved edits to compare.", timeout=3)
+            return
+        edited = bytes(self.doc.data())
+        self.app.push_screen(DiffScreen(self.services, self.path, self.path, edited))
 
     def action_preview(self) -> None:
         """Open the image preview of this file (as saved on disk)."""

@@ -164,6 +164,20 @@ def diff_files(
     return diff_datasets(_read(a), _read(b), meta=meta, same=same)
 
 
+def diff_file_and_bytes(
+    a: Path, data: bytes, *, meta: bool = True, same: bool = False
+) -> list[DiffRow]:
+    """Compare a file on disk (A) with the same file as edited in memory (B),
+    given as the bytes that saving would write (blocking)."""
+    from io import BytesIO
+
+    try:
+        edited = dcmread(BytesIO(bytes(data)))
+    except (InvalidDicomError, ValueError, EOFError) as exc:
+        raise FileReadError(a, f"the edited data cannot be read ({exc})") from exc
+    return diff_datasets(_read(a), edited, meta=meta, same=same)
+
+
 async def diff_files_async(
     a: Path, b: Path, *, meta: bool = True, same: bool = False
 ) -> list[DiffRow]:

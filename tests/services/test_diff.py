@@ -74,3 +74,13 @@ async def test_async_and_errors(tmp_path: Path) -> None:
     junk.write_bytes(b"junk")
     with pytest.raises(FileReadError):
         diff_files(a, junk)
+
+
+def test_file_against_edited_bytes(tmp_path: Path) -> None:
+    from dcmtui.services.diff import diff_file_and_bytes
+
+    a, b = _pair(tmp_path)
+    rows = diff_file_and_bytes(a, b.read_bytes())
+    assert rows == diff_files(a, b)
+    with pytest.raises(FileReadError, match="edited data"):
+        diff_file_and_bytes(a, b"\x00" * 10)

@@ -39,3 +39,42 @@ async def test_two_marks_open_the_diff(tmp_path: Path) -> None:
         assert screen.table.row_count == len(screen.rows) > 10
         await pilot.press("escape")
         assert not isinstance(app.screen, DiffScreen)
+
+
+async def test_unsaved_edits_against_the_file_on_disk(tmp_path: Path) -> None:
+    from dcmtui.screens.dump import DumpScreen
+    from dcmtui.screens.edit_modals import EditValueModal
+
+    path = write_dicom(tmp_path / "a.dcm", uid_seed="s")
+    original = path.read_bytes()
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = DumpScreen(app.services, path, None)
+        await app.push_screen(screen)
+        for _ in range(100):
+            await app.workers.wait_for_complete()
+            if screen.view is not None:
+                break
+        await pilot.press("equals_sign")
+        await pilot.pause()
+        assert app.screen is screen  # nothing to compare yet
+        await pilot.press("slash", *"StudyDate", "enter")
+        await pilot.pause()
+        await pilot.press("e")
+        await pilot.pause()
+        assert isinstance(app.screen, EditValueModal)
+        await pilot.press(*["backspace"] * 10, *"20240229", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        await pilot.press("equals_sign")
+        await pilot.pause()
+        diff = app.screen
+        assert isinstance(diff, DiffScreen) and diff.edited is not None
+        for _ in range(100):
+            await pilot.pause(0.02)
+            if diff.rows:
+                break
+        assert [(r.keyword, r.a, r.b) for r in diff.rows] == [
+            ("StudyDate", "20240102", "20240229")
+        ]
+        assert path.read_bytes() == original  # nothing was saved
