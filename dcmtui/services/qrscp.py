@@ -127,12 +127,20 @@ class _Cancelled:
         return self._seen
 
 
-def _status_only(status: int) -> Any:
-    from pydicom.dataset import Dataset
+_STATUSES: dict[int, Any] = {}
 
-    ds = Dataset()
-    ds.Status = status
-    return ds
+
+def _status_only(status: int) -> Any:
+    """A (shared, read-only) response carrying only ``status``."""
+    found = _STATUSES.get(status)
+    if found is None:
+        from pydicom.dataset import Dataset
+
+        found = Dataset()
+        found.Status = status
+        if len(_STATUSES) < 256:
+            _STATUSES[status] = found
+    return found
 
 
 @dataclass
@@ -391,11 +399,24 @@ class QrService:
 
     @staticmethod
     def _reference(item: Instance) -> Any:
+        from pydicom import config
+        from pydicom.dataelem import DataElement
         from pydicom.dataset import Dataset
 
         ds = Dataset()
-        ds.SOPClassUID = item.sop_class_uid
-        ds.SOPInstanceUID = item.sop_instance_uid
+        for tag, value in (
+            (0x00080016, item.sop_class_uid),
+            (0x00080018, item.sop_instance_uid),
+        ):
+            ds.add(
+                DataElement(
+                    tag,
+                    "UI",
+                    value,
+                    already_converted=True,
+                    validation_mode=config.IGNORE,
+                )
+            )
         ds.dcmtui_path = item.path
         return ds
 
