@@ -657,15 +657,21 @@ class StoreQuery:
         """
         level = query_level(identifier, model)
         plan = _plan(identifier, "IMAGE")
-        unique_keyword = {
-            "PATIENT": "PatientID",
-            "STUDY": "StudyInstanceUID",
-            "SERIES": "SeriesInstanceUID",
-            "IMAGE": "SOPInstanceUID",
-        }[level]
-        if not _text(getattr(identifier, unique_keyword, "")).strip():
+        # The level's unique key, or (relational retrieve) one above it; a
+        # retrieve naming no entity at all would send the whole store.
+        unique_keywords = (
+            "PatientID",
+            "StudyInstanceUID",
+            "SeriesInstanceUID",
+            "SOPInstanceUID",
+        )[: LEVELS.index(level) + 1]
+        if not any(
+            _text(getattr(identifier, keyword, "")).strip()
+            for keyword in unique_keywords
+        ):
             raise QueryError(
-                f"a {level} level retrieve needs a {unique_keyword}", 0xC000
+                f"a {level} level retrieve needs one of {', '.join(unique_keywords)}",
+                0xC000,
             )
         con = self._connect()
         try:

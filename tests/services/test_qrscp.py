@@ -3,6 +3,7 @@ movescu (to DCMTK storescp) and getscu."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from collections.abc import AsyncIterator
@@ -540,3 +541,95 @@ async def test_getscu_accepting_only_implicit_gets_converted_files(
     assert names == ["DOE^JOHN"] * 3 + ["ROE^JANE"]
     (op,) = pacs.ops("c-get")
     assert op.status == 0 and "4 sent" in op.detail
+
+
+async def test_allowed_calling_aes_extend_the_address_book(tmp_path: Path) -> None:
+    pacs = await start_pacs(tmp_path, QrSettings(allowed_calling_aes=["LISTED"]))
+    try:
+        done, found = await findscu(
+            pacs,
+            tmp_path / "f7",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID",
+            aet="LISTED",
+        )
+        assert done.returncode == 0, done.stderr
+        assert len(found) == 2
+    finally:
+        await pacs.scp.stop(grace=1)
+
+
+async def test_check_host_refuses_a_known_ae_from_another_address(
+    tmp_path: Path,
+) -> None:
+    pacs = await start_pacs(tmp_path, QrSettings(check_host=True))
+    try:
+        pacs.book.add(Node(name="far", ae_title="FAR", host="10.9.9.9", port=104))
+        done, found = await findscu(
+            pacs, tmp_path / "f8", "-S", "-k", "QueryRetrieveLevel=STUDY", aet="FAR"
+        )
+        assert done.returncode != 0 and found == []
+        assert [e.status for e in pacs.ops("c-find")] == [0x0124]
+        done, found = await findscu(
+            pacs,
+            tmp_path / "f9",
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID",
+        )
+        assert done.returncode == 0 and len(found) == 2  # FINDSCU is 127.0.0.1
+    finally:
+        await pacs.scp.stop(grace=1)
+
+
+def _client_node(pacs: Pacs) -> Node:
+    pacs.book.add(Node(name="us", ae_title="DCMTUI", host="127.0.0.1", port=104))
+    return Node(name="pacs", ae_title="DCMTUI", host="127.0.0.1", port=pacs.port)
+
+
+async def test_dcmtui_client_get_and_cancel(pacs: Pacs, tmp_path: Path) -> None:
+    """dcmtui's own client (pynetdicom, role selection) against the fast C-GET,
+    then a C-CANCEL in the middle of a long one."""
+    from dcmtui.services.scu import Scu
+    from dcmtui.services.scu_qr import Retriever
+
+    node = _client_node(pacs)
+    many = pacs.scp.store.root / "many"
+
+    def fill() -> None:
+        for n in range(300):
+            write_dicom(
+                many / f"{n}.dcm",
+                pixels=False,
+                PatientID="MANY",
+                StudyInstanceUID="1.2.826.0.1.3680043.10.1453.77",
+            )
+        index_folder(pacs.scp.settings.index_path, many)
+
+    await asyncio.to_thread(fill)
+    updates = [
+        p
+        async for p in Retriever(Scu(timeout=10)).get(
+            node, "STUDY", [("PatientID", "PID1")], tmp_path / "got"
+        )
+    ]
+    assert (updates[-1].completed, updates[-1].failed) == (3, 0)
+    stream = Retriever(Scu(timeout=10)).get(
+        node, "STUDY", [("PatientID", "MANY")], tmp_path / "many"
+    )
+    async for _ in stream:
+        break
+    await stream.aclose()
+    for _ in range(100):
+        gets = pacs.ops("c-get")
+        if len(gets) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert gets[0].status == 0
+    assert gets[1].status == 0xFE00, gets[1].detail
+    assert "cancelled by the peer" in gets[1].detail
