@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pydicom import dcmread
@@ -595,6 +595,7 @@ def _client_node(pacs: Pacs) -> Node:
 async def test_dcmtui_client_get_and_cancel(pacs: Pacs, tmp_path: Path) -> None:
     """dcmtui's own client (pynetdicom, role selection) against the fast C-GET,
     then a C-CANCEL in the middle of a long one."""
+    from dcmtui.models import RetrieveProgress
     from dcmtui.services.scu import Scu
     from dcmtui.services.scu_qr import Retriever
 
@@ -619,8 +620,11 @@ async def test_dcmtui_client_get_and_cancel(pacs: Pacs, tmp_path: Path) -> None:
         )
     ]
     assert (updates[-1].completed, updates[-1].failed) == (3, 0)
-    stream = Retriever(Scu(timeout=10)).get(
-        node, "STUDY", [("PatientID", "MANY")], tmp_path / "many"
+    stream = cast(
+        AsyncGenerator[RetrieveProgress, None],
+        Retriever(Scu(timeout=10)).get(
+            node, "STUDY", [("PatientID", "MANY")], tmp_path / "many"
+        ),
     )
     async for _ in stream:
         break
