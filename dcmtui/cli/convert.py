@@ -53,10 +53,11 @@ COMMANDS: dict[str, Command] = {
         help="convert files to another transfer syntax (like dcmconv, dcmdjpeg)",
         configure=_configure,
         run=_run,
-        epilog="transfer syntaxes: implicit, explicit, big, deflated (never decode "
-        "the pixel data);\n  rle, j2k (lossless), jpls (lossless) encode; any "
-        "compressed source decodes\n  where a codec is installed "
-        "(pip install 'dcmtui[codecs]').\n\n"
+        epilog="transfer syntaxes:\n"
+        "  implicit, explicit, big, deflated: the pixel data is copied, never decoded\n"
+        "  rle, j2k, jpls: lossless encoding; jpeg: baseline, lossy, 8-bit (Pillow)\n"
+        "  any compressed source decodes where a codec is installed\n"
+        "  (pip install 'dcmtui[codecs]')\n\n"
         "examples:\n  dcmtui convert CT*.dcm --to implicit -o out/\n"
         "  dcmtui convert us.dcm --to explicit -o decoded/\n"
         "  dcmtui convert big.dcm --to 1.2.840.10008.1.2.5",

@@ -43,6 +43,7 @@ SYNTAXES = [
     ("RLE Lossless (rle)", "rle"),
     ("JPEG 2000 Lossless (j2k)", "j2k"),
     ("JPEG-LS Lossless (jpls)", "jpls"),
+    ("JPEG Baseline, lossy, 8-bit (jpeg)", "jpeg"),
 ]
 RETAIN = [
     ("dates", "Retain full dates and times"),

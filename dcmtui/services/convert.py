@@ -37,6 +37,7 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
+    JPEGBaseline8Bit,
     JPEGLSLossless,
     RLELossless,
 )
@@ -55,6 +56,7 @@ SYNTAX_NAMES: dict[str, UID] = {
     "rle": RLELossless,
     "j2k": JPEG2000Lossless,
     "jpls": JPEGLSLossless,
+    "jpeg": JPEGBaseline8Bit,
 }
 """Short names accepted by ``--to`` (a UID works too)."""
 
@@ -291,6 +293,9 @@ def _convert_in_memory(ds: FileDataset, src: UID, dst: UID) -> FileDataset:
 def _encode(ds: FileDataset, dst: UID) -> None:
     from pydicom.pixels import get_encoder
 
+    if dst == JPEGBaseline8Bit:
+        _encode_jpeg_baseline(ds)
+        return
     try:
         encoder = get_encoder(dst)
     except NotImplementedError as exc:
@@ -314,6 +319,65 @@ def _encode(ds: FileDataset, dst: UID) -> None:
     except (RuntimeError, ValueError, NotImplementedError) as exc:
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConvertError(f"cannot encode {dst.name}: {reason}") from exc
+
+
+JPEG_QUALITY = 90
+
+
+def _encode_jpeg_baseline(ds: FileDataset) -> None:
+    """JPEG baseline (lossy, 8-bit) with Pillow, which pydicom lacks: each
+    frame encoded, colour as YBR_FULL_422; the object gets the lossy
+    compression attributes and a new SOP Instance UID, as PS3.3 C.7.6.1.1.5
+    asks of an image that lost information."""
+    try:
+        from PIL import Image as PILImage
+    except ImportError as exc:
+        raise ConvertError(
+            "cannot encode JPEG Baseline: Pillow is not installed "
+            "(pip install 'dcmtui[graphics]' or pip install pillow)"
+        ) from exc
+    import io
+
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import generate_uid
+
+    samples = int(ds.get("SamplesPerPixel", 1))
+    if int(ds.get("BitsAllocated", 0)) != 8 or samples not in (1, 3):
+        raise ConvertError(
+            "JPEG Baseline holds 8-bit grey or colour images only; use j2k or "
+            "jpls for this one"
+        )
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    if samples == 1 and photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise ConvertError(f"JPEG Baseline cannot hold {photometric} pixel data")
+    arr = ds.pixel_array  # colour comes out as RGB
+    frames = int(ds.get("NumberOfFrames") or 1)
+    if frames == 1:
+        arr = arr[None, ...]
+    encoded = []
+    for frame in arr:
+        buffer = io.BytesIO()
+        mode = "RGB" if samples == 3 else "L"
+        options: dict[str, object] = {"quality": JPEG_QUALITY}
+        if samples == 3:
+            options["subsampling"] = 1  # 4:2:2, as YBR_FULL_422 says
+        PILImage.fromarray(np.ascontiguousarray(frame), mode).save(
+            buffer, "JPEG", **options
+        )
+        encoded.append(buffer.getvalue())
+    raw = arr.nbytes
+    ds.PixelData = encapsulate(encoded)
+    ds["PixelData"].VR = "OB"
+    ds["PixelData"].is_undefined_length = True
+    if samples == 3:
+        ds.PhotometricInterpretation = "YBR_FULL_422"
+        ds.PlanarConfiguration = 0
+    ds.LossyImageCompression = "01"
+    ratio = raw / max(1, sum(len(f) for f in encoded))
+    ds.LossyImageCompressionRatio = f"{ratio:.2f}"[:16]
+    ds.LossyImageCompressionMethod = "ISO_10918_1"
+    ds.SOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
 
 
 def convert_file(source: Path, target: Path, syntax: UID) -> ConvertResult:

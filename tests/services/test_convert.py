@@ -18,6 +18,7 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
+    JPEGLosslessSV1,
     JPEGLSLossless,
     RLELossless,
 )
@@ -189,7 +190,9 @@ def test_jpeg_2000_lossless_round_trip(tmp_path: Path, source: Path) -> None:
 
 
 def test_no_encoder_is_a_clear_error(tmp_path: Path, source: Path) -> None:
-    with pytest.raises(ConvertError, match="JPEG Baseline"):
+    with pytest.raises(ConvertError, match="no encoder for JPEG Lossless"):
+        convert_file(source, tmp_path / "x.dcm", JPEGLosslessSV1)
+    with pytest.raises(ConvertError, match="8-bit"):
         convert_file(source, tmp_path / "x.dcm", JPEGBaseline8Bit)
     assert not (tmp_path / "x.dcm").exists()
     assert not list(tmp_path.glob(".convert-*"))
@@ -245,3 +248,29 @@ def test_8_bit_rgb_matches_dcmconv(tmp_path: Path, name: str, flag: str) -> None
     _dcmtk("dcmconv", flag, str(source), str(theirs))
     assert np.array_equal(_pixels(ours), rgb)
     assert _dump(ours) == _dump(theirs)
+
+
+def test_jpeg_baseline_with_pillow_decodes_in_dcmdjpeg(tmp_path: Path) -> None:
+    pytest.importorskip("PIL")
+    rgb = np.zeros((32, 48, 3), np.uint8)
+    rgb[..., 0] = np.arange(48, dtype=np.uint8)[None, :] * 5
+    rgb[..., 2] = 200
+    source = write_image(tmp_path / "rgb.dcm", rgb, photometric="RGB")
+    ours = tmp_path / "jpeg.dcm"
+    convert_file(source, ours, JPEGBaseline8Bit)
+    _dcmtk("dcmdjpeg", str(ours), str(tmp_path / "k.dcm"))
+    theirs = _pixels(tmp_path / "k.dcm").astype(int)
+    assert np.abs(theirs - rgb).mean() < 2  # lossy, but the same picture
+    assert np.abs(_pixels(ours).astype(int) - theirs).max() <= 3
+    ds = pydicom.dcmread(ours)
+    assert ds.PhotometricInterpretation == "YBR_FULL_422"
+    assert ds.LossyImageCompression == "01"
+    assert ds.LossyImageCompressionMethod == "ISO_10918_1"
+    assert ds.SOPInstanceUID != pydicom.dcmread(source).SOPInstanceUID  # lossy
+    assert ds.file_meta.MediaStorageSOPInstanceUID == ds.SOPInstanceUID
+    assert _errors(ours) <= _errors(source)
+    grey = (np.arange(64 * 64).reshape(64, 64) % 256).astype(np.uint8)
+    source = write_image(tmp_path / "g.dcm", grey)
+    convert_file(source, tmp_path / "g_jpeg.dcm", JPEGBaseline8Bit)
+    _dcmtk("dcmdjpeg", str(tmp_path / "g_jpeg.dcm"), str(tmp_path / "g_k.dcm"))
+    assert np.abs(_pixels(tmp_path / "g_k.dcm").astype(int) - grey).mean() < 2
