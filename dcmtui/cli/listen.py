@@ -11,6 +11,7 @@ from pathlib import Path
 
 from dcmtui.cli import Command
 from dcmtui.config import Settings
+from dcmtui.services.errors import DcmtuiError
 
 EXIT_OK = 0
 EXIT_START_FAILED = 1
@@ -51,7 +52,14 @@ def _run_listen(args: argparse.Namespace, settings: Settings) -> int:
         print("dcmtui: error: --port must be 0..65535", file=sys.stderr)
         return 2
     bus = EventBus(history=100)
-    sink = JsonlSink(settings.log_dir / LOG_NAME, cfg.log_max_bytes, cfg.log_backups)
+    try:
+        sink = JsonlSink(
+            settings.log_dir / LOG_NAME, cfg.log_max_bytes, cfg.log_backups
+        )
+    except OSError as exc:
+        raise DcmtuiError(
+            f"cannot write {settings.log_dir / LOG_NAME}: {exc.strerror or exc}"
+        ) from exc
     bus.add_sink(sink)
     if not args.quiet:
 
