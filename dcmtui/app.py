@@ -19,6 +19,7 @@ from dcmtui.screens.browser import FilesScreen
 from dcmtui.screens.modals import HelpScreen, binding_rows
 from dcmtui.screens.network import QueryScreen
 from dcmtui.screens.nodes import NodesScreen
+from dcmtui.screens.pacs import PacsScreen
 from dcmtui.services.container import Services
 
 
@@ -61,6 +62,13 @@ MODE_SPECS: tuple[ModeSpec, ...] = (
         "Associations",
         "The receiver and every association, live",
         lambda app: AssocLogScreen(app.services),
+    ),
+    ModeSpec(
+        "pacs",
+        "6",
+        "PACS",
+        "The store behind query/retrieve, and the modality worklist",
+        lambda app: PacsScreen(app.services),
     ),
 )
 

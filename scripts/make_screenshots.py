@@ -145,6 +145,38 @@ async def preview() -> Path:
     return await _shoot("preview", _demo_app(), drive)
 
 
+async def pacs() -> Path:
+    from dcmtui.config import load_settings
+    from dcmtui.services.worklist import Worklist
+
+    settings = load_settings()
+    worklist = Worklist(settings.data_dir / "worklist")
+    for n, (name, modality, station) in enumerate(
+        (("DOE^JOHN", "CT", "CT1"), ("ROE^JANE", "MR", "MR1"))
+    ):
+        worklist.add(
+            {
+                "PatientName": name,
+                "PatientID": f"PID{n + 1}",
+                "AccessionNumber": f"A10{n + 1}",
+                "StudyInstanceUID": f"1.2.826.0.1.3680043.10.1453.90{n}",
+            },
+            {
+                "Modality": modality,
+                "ScheduledStationAETitle": station,
+                "ScheduledProcedureStepStartDate": "20260301",
+            },
+        )
+    root = settings.data_dir / "empty"
+    root.mkdir(parents=True, exist_ok=True)
+
+    async def drive(pilot: Pilot[None]) -> None:
+        await pilot.press("6")
+        await pilot.pause(0.5)
+
+    return await _shoot("pacs", make_app(root), drive)
+
+
 SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "files": files,
     "files-hierarchy": files_hierarchy,
@@ -156,6 +188,7 @@ SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "nodes": nodes,
     "query": query,
     "preview": preview,
+    "pacs": pacs,
 }
 
 
