@@ -31,32 +31,47 @@ class Command:
     epilog: str = ""
 
 
-def _commands() -> dict[str, Command]:
-    """Every headless command, gathered from the modules of this package."""
-    from dcmtui.cli import (
-        anonymize,
-        completion,
-        convert,
-        diff,
-        dump,
-        export,
-        index,
-        listen,
-        mkdicomdir,
-        modify,
-        network,
-        nodes,
-        store,
-        undump,
-    )
+COMMAND_MODULES: dict[str, str] = {
+    "index": "index",
+    "dump": "dump",
+    "modify": "modify",
+    "edit": "undump",
+    "undump": "undump",
+    "nodes": "nodes",
+    "echo": "network",
+    "send": "network",
+    "find": "network",
+    "move": "network",
+    "get": "network",
+    "listen": "listen",
+    "monitor": "listen",
+    "store": "store",
+    "worklist": "store",
+    "convert": "convert",
+    "anonymize": "anonymize",
+    "export": "export",
+    "diff": "diff",
+    "mkdicomdir": "mkdicomdir",
+    "completion": "completion",
+}
+"""Each headless command and the module of this package that defines it, so
+that running one command imports only its own module (start-up time is most
+of a short command's time). tests/cli/test_help.py checks it against the
+modules' ``COMMANDS``."""
 
-    commands: dict[str, Command] = {}
-    for module in (index, nodes, network, dump, listen, modify, undump, completion):
-        commands.update(module.COMMANDS)
-    for module in (convert, anonymize, export, diff, mkdicomdir):
-        commands.update(module.COMMANDS)
-    commands.update(store.COMMANDS)
-    return commands
+
+def _command(name: str) -> Command:
+    """The command called ``name``, importing only its module."""
+    import importlib
+
+    module = importlib.import_module(f"dcmtui.cli.{COMMAND_MODULES[name]}")
+    command: Command = module.COMMANDS[name]
+    return command
+
+
+def _commands() -> dict[str, Command]:
+    """Every headless command, in the order ``--help`` lists them."""
+    return {name: _command(name) for name in COMMAND_MODULES}
 
 
 def _main_parser() -> argparse.ArgumentParser:
@@ -122,9 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     """
     argv = sys.argv[1:] if argv is None else argv
     try:
-        commands = _commands()
-        if argv and argv[0] in commands:
-            command = commands[argv[0]]
+        if argv and argv[0] in COMMAND_MODULES:
+            command = _command(argv[0])
             args = _command_parser(argv[0], command).parse_args(argv[1:])
             settings = _startup()
             return command.run(args, settings)

@@ -45,3 +45,38 @@ def test_help_shows_the_examples(name: str, capsys: pytest.CaptureFixture[str]) 
         line for line in _commands()[name].epilog.splitlines() if "dcmtui" in line
     )
     assert first in out
+
+
+def test_command_map_matches_the_modules() -> None:
+    """Every module's COMMANDS is in COMMAND_MODULES under that module, and
+    nothing else is (a command missing from the map cannot be run)."""
+    import importlib
+    import pkgutil
+
+    import dcmtui.cli
+    from dcmtui.cli import COMMAND_MODULES
+
+    found: dict[str, str] = {}
+    for info in pkgutil.iter_modules(dcmtui.cli.__path__):
+        module = importlib.import_module(f"dcmtui.cli.{info.name}")
+        for name in getattr(module, "COMMANDS", {}):
+            found[name] = info.name
+    assert found == COMMAND_MODULES
+
+
+def test_a_command_imports_only_its_module() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from dcmtui.cli import main\n"
+        "try:\n"
+        "    main(['index', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('loaded:' + ','.join(sorted(\n"
+        "    m for m in sys.modules if m.startswith('dcmtui.cli.'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "loaded:dcmtui.cli.index"
