@@ -8,6 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import ClassVar
 
+from textual import work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
@@ -141,8 +142,35 @@ class DcmtuiApp(App[None]):
             return
         self.notify(f"Receiver {scp.ae_title} listening on port {port}")
 
+    def unsaved_screens(self) -> list[Screen[object]]:
+        """Screens, in any mode, holding edits that are not saved."""
+        stacks = getattr(self, "_screen_stacks", {"": self.screen_stack})
+        return [
+            screen
+            for stack in stacks.values()
+            for screen in stack
+            if getattr(getattr(screen, "doc", None), "dirty", False)
+        ]
+
     async def action_quit(self) -> None:
-        """Stop the receiver (if it runs), then quit."""
+        """Ask first if edits are unsaved; stop the receiver, then quit."""
+        self.confirm_quit()
+
+    @work(exclusive=True, group="quit", exit_on_error=False)
+    async def confirm_quit(self) -> None:
+        """The quit dialogue (a worker, since it waits for an answer)."""
+        from dcmtui.screens.edit_modals import ConfirmModal
+
+        if unsaved := self.unsaved_screens():
+            count = len(unsaved)
+            question = (
+                f"{count} file{'s have' if count > 1 else ' has'} unsaved changes. "
+                "Quit without saving?"
+            )
+            if not await self.push_screen_wait(
+                ConfirmModal(question, yes="Quit", no="Stay")
+            ):
+                return
         await self.services.scp.stop(grace=2)
         self.exit()
 

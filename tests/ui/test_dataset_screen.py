@@ -290,3 +290,34 @@ async def test_save_as_and_deflated_read_only(tmp_path: Path) -> None:
         screen = await _open(app, deflated)
         banner = screen.query_one("#banner")
         assert banner.display and "deflated" in str(banner.render()).lower()
+
+
+async def test_quit_asks_when_edits_are_unsaved(tmp_path: Path) -> None:
+    from dcmtui.screens.edit_modals import ConfirmModal
+
+    path = _sample(tmp_path / "a.dcm")
+    original = path.read_bytes()
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = await _open(app, path)
+        await _find(pilot, screen, "StudyDate")
+        await pilot.press("e")
+        await pilot.pause()
+        await pilot.press(*["backspace"] * 10, *"20240229", "enter")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.doc is not None and screen.doc.dirty
+        await pilot.press("1")  # another mode: the edited screen stays in its stack
+        await pilot.press("q")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmModal)
+        assert "1 file has unsaved changes" in app.screen.question
+        await pilot.press("n")  # stay
+        await pilot.pause()
+        assert app.is_running and screen.doc.dirty
+        await pilot.press("q")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+    assert app.return_code == 0
+    assert path.read_bytes() == original
