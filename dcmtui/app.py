@@ -154,25 +154,27 @@ class DcmtuiApp(App[None]):
 
     async def action_quit(self) -> None:
         """Ask first if edits are unsaved; stop the receiver, then quit."""
-        self.confirm_quit()
+        if self.unsaved_screens():
+            self.confirm_quit()
+        else:
+            await self._stop_and_exit()
+
+    async def _stop_and_exit(self) -> None:
+        await self.services.scp.stop(grace=2)
+        self.exit()
 
     @work(exclusive=True, group="quit", exit_on_error=False)
     async def confirm_quit(self) -> None:
-        """The quit dialogue (a worker, since it waits for an answer)."""
+        """The quit question (a worker, since it waits for the answer)."""
         from dcmtui.screens.edit_modals import ConfirmModal
 
-        if unsaved := self.unsaved_screens():
-            count = len(unsaved)
-            question = (
-                f"{count} file{'s have' if count > 1 else ' has'} unsaved changes. "
-                "Quit without saving?"
-            )
-            if not await self.push_screen_wait(
-                ConfirmModal(question, yes="Quit", no="Stay")
-            ):
-                return
-        await self.services.scp.stop(grace=2)
-        self.exit()
+        count = len(self.unsaved_screens())
+        question = (
+            f"{count} file{'s have' if count > 1 else ' has'} unsaved changes. "
+            "Quit without saving?"
+        )
+        if await self.push_screen_wait(ConfirmModal(question, yes="Quit", no="Stay")):
+            await self._stop_and_exit()
 
     def action_help(self) -> None:
         """Show every key of the current screen."""

@@ -17,6 +17,7 @@ from textual.widgets import ContentSwitcher, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
 from dcmtui.models import FileKind, FileRecord, ScanProgress
+from dcmtui.screens.optional import optional_feature
 from dcmtui.services.text import visible
 from dcmtui.widgets.file_table import FileTable
 from dcmtui.widgets.folder_tree import FolderTree
@@ -293,6 +294,7 @@ class FilesScreen(Screen[None]):
             return
         self.app.push_screen(BatchModifyScreen(self.services, sorted(self.table.marks)))
 
+    @optional_feature
     def action_toggle_preview_pane(self) -> None:
         """Show or hide the preview pane beside the files table."""
         from dcmtui.screens.preview import toggle_preview_pane
@@ -307,6 +309,7 @@ class FilesScreen(Screen[None]):
 
             follow_preview_pane(self, self.table.current_path)
 
+    @optional_feature
     def action_preview(self) -> None:
         """Open the image preview of the file under the cursor."""
         from dcmtui.screens.preview import PreviewScreen
@@ -323,6 +326,7 @@ class FilesScreen(Screen[None]):
         path = self.table.current_path
         return [path] if path else []
 
+    @optional_feature
     def action_convert(self) -> None:
         """Convert the marked files (or the cursor's) to another syntax."""
         from dcmtui.screens.convert import ConvertScreen
@@ -330,6 +334,7 @@ class FilesScreen(Screen[None]):
         if paths := self._marks_or_cursor():
             self.app.push_screen(ConvertScreen(self.services, paths))
 
+    @optional_feature
     def action_anonymize(self) -> None:
         """De-identify the marked files (or the cursor's)."""
         from dcmtui.screens.convert import AnonymizeScreen
@@ -337,6 +342,7 @@ class FilesScreen(Screen[None]):
         if paths := self._marks_or_cursor():
             self.app.push_screen(AnonymizeScreen(self.services, paths))
 
+    @optional_feature
     def action_mkdicomdir(self) -> None:
         """Copy the marked files (or the cursor's) into a DICOMDIR file-set."""
         from dcmtui.screens.convert import MkDicomdirScreen
@@ -344,6 +350,7 @@ class FilesScreen(Screen[None]):
         if paths := self._marks_or_cursor():
             self.app.push_screen(MkDicomdirScreen(self.services, paths))
 
+    @optional_feature
     def action_diff(self) -> None:
         """Compare the two marked files element by element."""
         from dcmtui.screens.diff import DiffScreen

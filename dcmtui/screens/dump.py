@@ -30,6 +30,7 @@ from dcmtui.screens.edit_modals import (
     PathModal,
     TextModal,
 )
+from dcmtui.screens.optional import optional_feature
 from dcmtui.services.text import visible
 from dcmtui.widgets.tag_table import TagTable, header_text
 
@@ -377,6 +378,7 @@ class DumpScreen(Screen[None]):
         """Show or hide group length elements."""
         self._set_toggle("lengths")
 
+    @optional_feature
     def action_diff_disk(self) -> None:
         """The file on disk against its unsaved edits, element by element."""
         from dcmtui.screens.diff import DiffScreen
@@ -387,6 +389,7 @@ class DumpScreen(Screen[None]):
         edited = bytes(self.doc.data())
         self.app.push_screen(DiffScreen(self.services, self.path, self.path, edited))
 
+    @optional_feature
     def action_preview(self) -> None:
         """Open the image preview of this file (as saved on disk)."""
         from dcmtui.screens.preview import PreviewScreen

@@ -410,3 +410,31 @@ async def test_warnings_are_listed(corpus: Path) -> None:
         ]
         await pilot.press("escape")
         assert isinstance(app.screen, FilesScreen)
+
+
+async def test_missing_numpy_is_a_message_not_a_crash(
+    corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The single-file bundle has no numpy: preview says what to install."""
+    import sys
+
+    for name in list(sys.modules):
+        if name.startswith(
+            (
+                "numpy",
+                "dcmtui.screens.preview",
+                "dcmtui.services.pixels",
+                "dcmtui.services.render",
+                "dcmtui.widgets.image_view",
+            )
+        ):
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "numpy", None)  # import numpy now fails
+    app = make_app(corpus)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_scanned(pilot)
+        await pilot.press("p")
+        await pilot.pause()
+        assert isinstance(app.screen, FilesScreen) and app.is_running
+        messages = [n.message for n in app._notifications]
+        assert any("needs numpy" in m and "pip install numpy" in m for m in messages)
