@@ -81,7 +81,7 @@ def test_same_records_as_dcmmkdir(tmp_path: Path) -> None:
     reference = tmp_path / "DICOMDIR.dcmtk"
     subprocess.run(
         [
-            require("dcmdump").replace("dcmdump", "dcmmkdir"),
+            require("dcmmkdir"),
             "+r",
             "+id",
             str(out),
