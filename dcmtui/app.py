@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -83,6 +84,9 @@ class DcmtuiApp(App[None]):
     services: Services
     listen_port: int | None = None
     """Start the receiver on mount: its port, -1 for the configured one."""
+    demo: bool = False
+    """The demo workspace: the receiver on a free loopback port and a
+    "loopback" node in the address book pointing at it."""
 
     CSS_PATH = "app.tcss"
     TITLE = "dcmtui"
@@ -127,6 +131,8 @@ class DcmtuiApp(App[None]):
             )
         if self.settings.keymap:
             self.set_keymap(self.settings.keymap)
+        if self.demo and self.listen_port is None:
+            self.listen_port = 0  # a free port
         if self.listen_port is not None:
             self.run_worker(self._start_receiver(), exit_on_error=False)
         self.switch_mode(MODE_SPECS[0].name)
@@ -141,6 +147,15 @@ class DcmtuiApp(App[None]):
             self.notify(str(exc), severity="error", timeout=10)
             return
         self.notify(f"Receiver {scp.ae_title} listening on port {port}")
+        if self.demo:
+            from dcmtui.services.demo import add_loopback_node
+
+            try:
+                await asyncio.to_thread(
+                    add_loopback_node, self.services.nodes, scp.ae_title, port
+                )
+            except Exception as exc:  # the address book is the user's file
+                self.notify(f"No loopback node: {exc}", severity="warning")
 
     def unsaved_screens(self) -> list[Screen[object]]:
         """Screens, in any mode, holding edits that are not saved."""

@@ -163,9 +163,10 @@ def _run_app(args: argparse.Namespace, settings: Settings) -> int:
     from dcmtui.services.files import resolve_root
 
     if args.demo:
-        from dcmtui.services.demo import make_demo
+        from dcmtui.services.demo import make_demo, serve_demo
 
         root = make_demo(settings.data_dir)
+        serve_demo(settings, root)
     else:
         root = resolve_root(args.path or Path.cwd())
     from dcmtui.app import DcmtuiApp
@@ -174,5 +175,6 @@ def _run_app(args: argparse.Namespace, settings: Settings) -> int:
     prepare()  # Kitty/Sixel previews: ask the terminal before Textual starts
     app = DcmtuiApp(settings, root=root)
     app.listen_port = getattr(args, "listen", None)
+    app.demo = args.demo
     app.run()
     return app.return_code or 0

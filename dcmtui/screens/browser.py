@@ -4,6 +4,7 @@ as Patient > Study > Series > Instance."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -30,6 +31,10 @@ if TYPE_CHECKING:
 _STEP_ROWS = 500
 """Known rows added at a time when a folder is opened again (a step takes
 about 50 ms; the first is more than a screenful)."""
+_STORE_TICK = 0.5
+"""Seconds between looks at the index while the receiver stores objects."""
+_STORE_TICKS_AFTER = 3
+"""Looks after the last stored object (the receiver indexes in batches)."""
 _STEP_PAUSE = 0.02
 """Pause between steps, long enough for the screen to draw (60 Hz)."""
 
@@ -189,6 +194,9 @@ class FilesScreen(Screen[None]):
         if self.root.is_file() and self._is_dicomdir_name(self.root):
             self.app.call_later(self.open_path, str(self.root))
         self.load_and_scan()
+        self._store_ticks = 0
+        self.follow_store()
+        self.set_interval(_STORE_TICK, self._store_tick)
 
     @staticmethod
     def _is_dicomdir_name(path: Path) -> bool:
@@ -216,6 +224,35 @@ class FilesScreen(Screen[None]):
         if self.table.sort_by is not None:
             self.table.rebuild()
         self._refresh_hierarchy()
+
+    def _watches_store(self) -> bool:
+        """True when the root holds the receiver's store, or lies inside it."""
+        store = os.path.realpath(self.services.scp.store.root)
+        root = str(self.root)
+        return (
+            store == root
+            or store.startswith(root.rstrip("/") + "/")
+            or root.startswith(store + "/")
+        )
+
+    @work(group="store-live", exit_on_error=False)
+    async def follow_store(self) -> None:
+        """Objects the receiver stores show up here as they arrive (the
+        receiver indexes them as it goes; no rescan needed)."""
+        async for event in self.services.events.subscribe():
+            stored = event.kind == "c-store" and event.status == 0
+            if stored and event.direction == "in":
+                self._store_ticks = _STORE_TICKS_AFTER
+
+    async def _store_tick(self) -> None:
+        # the receiver writes the index in batches: look a few times after
+        # the last object arrived, so that none is missed
+        if self._store_ticks <= 0 or self.scanning or not self._watches_store():
+            return
+        self._store_ticks -= 1
+        shown = self.table.records
+        records = await self.services.indexer.known(self.root)
+        self._add([r for r in records if r.path not in shown])
 
     async def _add_in_steps(self, records: list[FileRecord]) -> None:
         """Show a screenful at once, then the rest in steps that let the

@@ -9,8 +9,16 @@ import logging
 import os
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dcmtui.config import Settings
+    from dcmtui.services.nodes import NodeBook
 
 LOGGER = logging.getLogger(__name__)
+
+LOOPBACK = "loopback"
+"""The demo's node: dcmtui's own receiver, on this machine."""
 
 DEMO_FOLDER = "demo"
 _LAYOUT: dict[str, tuple[str, ...]] = {
@@ -75,3 +83,31 @@ def make_demo(data_dir: Path) -> Path:
         readme.write_text(_README, encoding="utf-8")
     LOGGER.info("demo workspace ready in %s", target)
     return target
+
+
+def serve_demo(settings: Settings, demo: Path) -> None:
+    """Let the query/retrieve server answer from the demo files, referenced
+    where they are (not copied into the store); once."""
+    from dcmtui.services.store_admin import StoreAdmin
+
+    admin = StoreAdmin(settings)
+    if str(demo) not in admin.roots():
+        admin.import_folder(demo, in_place=True)
+
+
+def add_loopback_node(book: NodeBook, ae_title: str, port: int) -> None:
+    """Point the address book's "loopback" node at the receiver's port."""
+    from dcmtui.models import Node
+
+    node = Node(
+        name=LOOPBACK,
+        ae_title=ae_title,
+        host="127.0.0.1",
+        port=port,
+        retrieve="C-GET",
+        notes="dcmtui's own receiver (dcmtui --demo)",
+    )
+    if book.get(LOOPBACK) is None:
+        book.add(node)
+    else:
+        book.update(LOOPBACK, node)

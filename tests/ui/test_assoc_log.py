@@ -203,3 +203,40 @@ async def test_listen_option_starts_the_receiver(tmp_path: Path) -> None:
         assert (await run(dcmtk("echoscu"), "127.0.0.1", str(port))).returncode == 0
         await pilot.press("q")
     assert not app.services.scp.running
+
+
+async def test_files_screen_shows_the_store_live(tmp_path: Path) -> None:
+    """Opened on the store, the Files screen shows objects as they arrive."""
+    from dcmtui.screens.browser import FilesScreen
+    from tests.ui.helpers import wait_scanned
+
+    settings = load_settings()
+    store = settings.data_dir / "store"
+    store.mkdir(parents=True)
+    cfg = replace(
+        settings.receiver, port=0, bind="127.0.0.1", min_free_bytes=0, store_dir=""
+    )
+    settings = replace(settings, receiver=cfg)
+    app = DcmtuiApp(settings, root=store.resolve(), services=Services(settings))
+    files = [
+        write_dicom(tmp_path / "out" / f"{n}.dcm", InstanceNumber=n) for n in range(3)
+    ]
+    async with app.run_test(size=(130, 40)) as pilot:
+        screen = await wait_scanned(pilot)
+        assert screen.table.row_count == 0
+        port = await app.services.scp.start()
+        sent = await run(dcmtk("storescu"), "127.0.0.1", str(port), *map(str, files))
+        assert sent.returncode == 0, sent.stderr
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if screen.table.row_count == 3:
+                break
+        assert isinstance(app.screen, FilesScreen)
+        assert sorted(
+            r.instance_number or 0 for r in screen.table.records.values()
+        ) == [
+            0,
+            1,
+            2,
+        ]
+        await app.services.scp.stop(grace=1)

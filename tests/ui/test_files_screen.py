@@ -438,3 +438,41 @@ async def test_missing_numpy_is_a_message_not_a_crash(
         assert isinstance(app.screen, FilesScreen) and app.is_running
         messages = [n.message for n in app._notifications]
         assert any("needs numpy" in m and "pip install numpy" in m for m in messages)
+
+
+async def test_demo_starts_a_receiver_and_a_loopback_node(isolated_dirs: Path) -> None:
+    """--demo: sample files, a receiver on a free port, a node pointing at it,
+    and the demo files answered by the query/retrieve server."""
+    from dataclasses import replace
+
+    from dcmtui.app import DcmtuiApp
+    from dcmtui.config import load_settings
+    from dcmtui.services.container import Services
+    from dcmtui.services.demo import make_demo, serve_demo
+
+    settings = load_settings()
+    settings = replace(settings, receiver=replace(settings.receiver, bind="127.0.0.1"))
+    demo = make_demo(settings.data_dir)
+    serve_demo(settings, demo)
+    app = DcmtuiApp(settings, root=demo, services=Services(settings))
+    app.demo = True
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_scanned(pilot)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.services.nodes.get("loopback") is not None:
+                break
+        node = app.services.nodes.get("loopback")
+        assert node is not None and app.services.scp.running
+        assert (node.host, node.port) == ("127.0.0.1", app.services.scp.port)
+        assert (await app.services.scu.echo(node)).ok
+        from dcmtui.services.scu_qr import Retriever
+
+        retriever = Retriever(app.services.scu)
+        found = [
+            r async for r in retriever.find(node, "STUDY", [("PatientID", "77654033")])
+        ]
+        assert len(found) == 2  # Doe^Archibald's two studies in the DICOMDIR set
+        assert all(r.values.get("PatientID") == "77654033" for r in found)
+        await pilot.press("q")
+    assert not app.services.scp.running
