@@ -177,6 +177,73 @@ async def pacs() -> Path:
     return await _shoot("pacs", make_app(root), drive)
 
 
+def _marked(screen: object, count: int) -> list[str]:
+    """The first ``count`` files of the fixed corpus' first series."""
+    from dcmtui.screens.browser import FilesScreen
+
+    assert isinstance(screen, FilesScreen)
+    return sorted(p for p in screen.table.records if "/P001/series1/" in p)[:count]
+
+
+async def send() -> Path:
+    from dcmtui.models import Node
+    from dcmtui.screens.send import SendScreen
+
+    async def drive(pilot: Pilot[None]) -> None:
+        screen = await settle_scan(pilot)
+        app = pilot.app
+        assert isinstance(app, DcmtuiApp)
+        port = await app.services.scp.start()
+        node = Node(
+            name="archive",
+            ae_title=app.services.scp.ae_title,
+            host="127.0.0.1",
+            port=port,
+        )
+        await app.push_screen(SendScreen(app.services, node, _marked(screen, 4)))
+        await pilot.pause(1.0)
+        await pilot.press("s")
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.5)
+        await app.services.scp.stop(grace=1)
+
+    return await _shoot("send", make_app(make_fixed_corpus("send")), drive)
+
+
+def _job(name: str, screen_name: str) -> Callable[[], Awaitable[Path]]:
+    async def shot() -> Path:
+        from dcmtui.screens import batch, convert
+
+        kinds = {
+            "batch": batch.BatchModifyScreen,
+            "convert": convert.ConvertScreen,
+            "anonymize": convert.AnonymizeScreen,
+            "mkdicomdir": convert.MkDicomdirScreen,
+        }
+
+        async def drive(pilot: Pilot[None]) -> None:
+            screen = await settle_scan(pilot)
+            paths = _marked(screen, 4)
+            await pilot.app.push_screen(kinds[screen_name](screen.services, paths))
+            await pilot.pause(0.5)
+
+        return await _shoot(name, make_app(make_fixed_corpus(name)), drive)
+
+    return shot
+
+
+async def diff() -> Path:
+    from dcmtui.screens.diff import DiffScreen
+
+    async def drive(pilot: Pilot[None]) -> None:
+        screen = await settle_scan(pilot)
+        a, b = _marked(screen, 2)
+        await pilot.app.push_screen(DiffScreen(screen.services, Path(a), Path(b)))
+        await pilot.pause(0.5)
+
+    return await _shoot("diff", make_app(make_fixed_corpus("diff")), drive)
+
+
 SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "files": files,
     "files-hierarchy": files_hierarchy,
@@ -189,6 +256,12 @@ SHOTS: dict[str, Callable[[], Awaitable[Path]]] = {
     "query": query,
     "preview": preview,
     "pacs": pacs,
+    "send": send,
+    "batch-modify": _job("batch-modify", "batch"),
+    "convert": _job("convert", "convert"),
+    "anonymize": _job("anonymize", "anonymize"),
+    "mkdicomdir": _job("mkdicomdir", "mkdicomdir"),
+    "diff": diff,
 }
 
 

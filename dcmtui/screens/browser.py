@@ -17,7 +17,7 @@ from textual.screen import Screen
 from textual.widgets import ContentSwitcher, Footer, Header, Input
 from textual.worker import Worker, WorkerState
 
-from dcmtui.models import FileKind, FileRecord, ScanProgress
+from dcmtui.models import AssocEvent, FileKind, FileRecord, ScanProgress
 from dcmtui.screens.optional import optional_feature
 from dcmtui.services.text import visible
 from dcmtui.widgets.file_table import FileTable
@@ -194,8 +194,10 @@ class FilesScreen(Screen[None]):
         if self.root.is_file() and self._is_dicomdir_name(self.root):
             self.app.call_later(self.open_path, str(self.root))
         self.load_and_scan()
+        # objects the receiver stores show up here as they arrive (it indexes
+        # them as it goes: no rescan needed)
         self._store_ticks = 0
-        self.follow_store()
+        self.services.events.add_sink(self._on_event)
         self.set_interval(_STORE_TICK, self._store_tick)
 
     @staticmethod
@@ -235,14 +237,14 @@ class FilesScreen(Screen[None]):
             or root.startswith(store + "/")
         )
 
-    @work(group="store-live", exit_on_error=False)
-    async def follow_store(self) -> None:
-        """Objects the receiver stores show up here as they arrive (the
-        receiver indexes them as it goes; no rescan needed)."""
-        async for event in self.services.events.subscribe():
-            stored = event.kind == "c-store" and event.status == 0
-            if stored and event.direction == "in":
-                self._store_ticks = _STORE_TICKS_AFTER
+    def _on_event(self, event: AssocEvent) -> None:
+        # an EventBus sink: called in the receiver's thread, so it only notes
+        # that objects arrived; the interval timer does the work
+        if event.kind == "c-store" and event.direction == "in" and event.status == 0:
+            self._store_ticks = _STORE_TICKS_AFTER
+
+    def on_unmount(self) -> None:
+        self.services.events.remove_sink(self._on_event)
 
     async def _store_tick(self) -> None:
         # the receiver writes the index in batches: look a few times after

@@ -43,6 +43,12 @@ class EventBus:
         with self._lock:
             self._sinks.append(sink)
 
+    def remove_sink(self, sink: Sink) -> None:
+        """Stop calling ``sink`` (no error if it was not added)."""
+        with self._lock:
+            if sink in self._sinks:
+                self._sinks.remove(sink)
+
     def history(self) -> list[AssocEvent]:
         """The most recent events (oldest first), for a screen that opens late."""
         with self._lock:
