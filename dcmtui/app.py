@@ -141,6 +141,8 @@ class DcmtuiApp(App[None]):
         scp = self.services.scp
         if self.listen_port is not None and self.listen_port >= 0:
             scp.port = self.listen_port
+        if self.demo:
+            scp.bind = "127.0.0.1"  # the demo's receiver is for this machine only
         try:
             port = await scp.start()
         except Exception as exc:  # a DcmtuiError with a sentence, or worse
