@@ -85,6 +85,14 @@ class DumpScreen(Screen[None]):
         _b("S", "save_as", "Save as", "Save to another file", "save-as", show=False),
         _b("D", "diff", "Changes", "Show the pending changes", "diff"),
         _b(
+            "E",
+            "edit_text",
+            "Edit as text",
+            "Edit the data set as text in $EDITOR (like dcmdump/dump2dcm)",
+            "edit-text",
+            show=False,
+        ),
+        _b(
             "c",
             "command",
             "dcmodify",
@@ -608,6 +616,55 @@ class DumpScreen(Screen[None]):
         if self.doc is not None and self.doc.redo():
             self._refresh_view()
             self.notify("Redone", timeout=2)
+
+    def action_edit_text(self) -> None:
+        """Open the data set as text in ``$EDITOR``; apply what changed."""
+        if self._editable():
+            self.run_edit_text()
+
+    @work(exclusive=True, group="edit", exit_on_error=False)
+    async def run_edit_text(self) -> None:
+        """The text round trip: dump, edit, apply as ordinary edits, show them.
+
+        Each difference becomes an edit with the usual checks (VR, VM,
+        character set) and lossless splicing, all or nothing; nothing is saved
+        until ctrl+s, and the pending changes are shown first.
+        """
+        from textual.app import SuspendNotSupported
+
+        from dcmtui.services.dump_text import (
+            apply_text,
+            document_text,
+            parse_text,
+            run_editor,
+        )
+        from dcmtui.services.errors import DcmtuiError
+
+        doc = self.doc
+        assert doc is not None
+        cursor = self.table.cursor
+        text = await asyncio.to_thread(document_text, doc)
+        try:
+            try:
+                with self.app.suspend():
+                    edited = run_editor(text, self.path.name)
+            except SuspendNotSupported:  # no terminal to hand over (tests, web)
+                edited = await asyncio.to_thread(run_editor, text, self.path.name)
+            if edited == text:
+                self.notify("The text was not changed.", timeout=3)
+                return
+            changes = await asyncio.to_thread(
+                lambda: apply_text(doc, parse_text(edited))
+            )
+        except DcmtuiError as exc:
+            self.notify(visible(str(exc)), severity="error", timeout=10)
+            return
+        self._refresh_view(cursor)
+        self.notify(
+            f"{len(changes)} change(s) from the text: ctrl+s saves, u undoes",
+            timeout=5,
+        )
+        self.action_diff()
 
     def action_diff(self) -> None:
         """Show the pending changes."""

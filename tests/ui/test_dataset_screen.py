@@ -321,3 +321,52 @@ async def test_quit_asks_when_edits_are_unsaved(tmp_path: Path) -> None:
         await pilot.pause()
     assert app.return_code == 0
     assert path.read_bytes() == original
+
+
+async def test_edit_as_text_in_editor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """E: the data set as text in $EDITOR; changes come back as ordinary,
+    checked, undoable edits, listed before anything is saved."""
+    from dcmtui.screens.edit_modals import TextModal
+
+    path = _sample(tmp_path / "a.dcm")
+    original = path.read_bytes()
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/DOE^JOHN/ROE^JANE/' \"$1\"\n")
+    editor.chmod(0o755)
+    monkeypatch.setenv("VISUAL", str(editor))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = await _open(app, path)
+        await pilot.press("E")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.doc is not None and screen.doc.dirty
+        assert isinstance(app.screen, TextModal)  # the pending changes, shown
+        assert [c.path for c in screen.doc.changes] == ["(0010,0010)"]
+        assert path.read_bytes() == original  # nothing saved yet
+        await pilot.press("escape", "ctrl+s")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert not screen.doc.dirty
+        saved = path.read_bytes()
+        assert b"ROE^JANE" in saved and b"DOE^JOHN" not in saved
+        assert len(saved) == len(original)
+
+    # a value the VR refuses: nothing changes, and the reason is shown
+    bad = tmp_path / "bad.sh"
+    bad.write_text("#!/bin/sh\nsed -i 's/\\[20240102\\]/[2024-01-02]/' \"$1\"\n")
+    bad.chmod(0o755)
+    monkeypatch.setenv("VISUAL", str(bad))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(140, 36)) as pilot:
+        screen = await _open(app, path)
+        await pilot.press("E")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert screen.doc is not None and not screen.doc.dirty
+        messages = [n.message for n in app._notifications]
+        assert not any("not changed" in m for m in messages)
+        assert any("(0008,0020)" in m or "DA" in m for m in messages), messages
+    assert path.read_bytes() == saved
