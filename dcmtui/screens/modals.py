@@ -1,7 +1,8 @@
-"""Modal screens: help."""
+"""Modal screens: help, and the list of a scan's warnings."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.text import Text
@@ -43,20 +44,52 @@ def binding_rows(screen: Screen[object]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-class HelpScreen(ModalScreen[None]):
-    """Every key of the current screen, the app and its widgets."""
+class TableModal(ModalScreen[None]):
+    """A title over a read-only table; escape closes it."""
 
     DEFAULT_CSS = """
-    HelpScreen {
+    TableModal {
         align: center middle;
         & > Vertical {
             width: 90%; height: 85%;
             border: round $accent; background: $surface; padding: 0 1;
         }
         & DataTable { height: 1fr; }
-        & #help-title { text-style: bold; padding-bottom: 1; }
+        & .title { text-style: bold; padding-bottom: 1; }
     }
     """
+    TITLE_TEXT = ""
+    COLUMNS: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, rows: Sequence[tuple[str, ...]]) -> None:
+        super().__init__()
+        self.rows = list(rows)
+
+    def title_text(self) -> str:
+        """The line above the table."""
+        return self.TITLE_TEXT
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self.title_text(), classes="title", markup=False)
+            yield DataTable[Text](cursor_type="row", zebra_stripes=True)
+
+    def on_mount(self) -> None:
+        table: DataTable[Text] = self.query_one(DataTable)
+        table.add_columns(*self.COLUMNS)
+        for row in self.rows:
+            table.add_row(*(Text(cell) for cell in row))
+        table.focus()
+
+
+class HelpScreen(TableModal):
+    """Every key of the current screen, the app and its widgets."""
+
+    TITLE_TEXT = (
+        "Keys (remap any by its id in config.toml, [keymap] section) "
+        "· ctrl+p: command palette · escape: close"
+    )
+    COLUMNS = ("Where", "Key", "What it does", "Id")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "escape,q,question_mark,f1",
@@ -67,42 +100,14 @@ class HelpScreen(ModalScreen[None]):
         ),
     ]
 
-    def __init__(self, rows: list[tuple[str, str, str, str]]) -> None:
-        super().__init__()
-        self.rows = rows
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Static(
-                "Keys (remap any by its id in config.toml, [keymap] section) "
-                "· ctrl+p: command palette · escape: close",
-                id="help-title",
-                markup=False,
-            )
-            yield DataTable[Text](cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        table: DataTable[Text] = self.query_one(DataTable)
-        table.add_columns("Where", "Key", "What it does", "Id")
-        for row in self.rows:
-            table.add_row(*(Text(cell) for cell in row))
-        table.focus()
-
-
-class WarningsScreen(ModalScreen[None]):
+class WarningsScreen(TableModal):
     """What the last scan could not read: path and reason."""
 
     DEFAULT_CSS = """
-    WarningsScreen {
-        align: center middle;
-        & > Vertical {
-            width: 90%; height: 70%;
-            border: round $warning; background: $surface; padding: 0 1;
-        }
-        & DataTable { height: 1fr; }
-        & #warnings-title { text-style: bold; padding-bottom: 1; }
-    }
+    WarningsScreen > Vertical { border: round $warning; height: 70%; }
     """
+    COLUMNS = ("Path", "Reason")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
             "escape,q,w",
@@ -113,24 +118,11 @@ class WarningsScreen(ModalScreen[None]):
         ),
     ]
 
-    def __init__(self, warnings: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.warnings = warnings
+    @property
+    def warnings(self) -> list[tuple[str, ...]]:
+        """(path, reason) of each warning."""
+        return self.rows
 
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            count = len(self.warnings)
-            yield Static(
-                f"{count} warning{'s' * (count != 1)} from the last scan "
-                "(escape: close)",
-                id="warnings-title",
-                markup=False,
-            )
-            yield DataTable[Text](cursor_type="row", zebra_stripes=True)
-
-    def on_mount(self) -> None:
-        table: DataTable[Text] = self.query_one(DataTable)
-        table.add_columns("Path", "Reason")
-        for path, reason in self.warnings:
-            table.add_row(Text(path), Text(reason))
-        table.focus()
+    def title_text(self) -> str:
+        count = len(self.rows)
+        return f"{count} warning{'s' * (count != 1)} from the last scan (escape: close)"
