@@ -13,6 +13,26 @@ from tests.peers import strict
 __all__ = ["write_dicom"]
 
 
+def _offline(*args: object, **kwargs: object) -> None:
+    raise OSError("the tests use pydicom's bundled files and pydicom-data only")
+
+
+def _no_downloads() -> None:
+    """pydicom's get_testdata_file(s) download what is not installed, retrying
+    with sleeps (21 s a file without ``requests``): on a machine without that
+    network, a run would take hours. The tests use the files pydicom and the
+    pydicom-data package ship, the same everywhere."""
+    import warnings
+
+    import pydicom.data.data_manager as data_manager
+
+    data_manager.data_path_with_download = _offline  # type: ignore[assignment]
+    warnings.filterwarnings("ignore", "One or more download failures occurred")
+
+
+_no_downloads()  # at import: some tests list the files while being collected
+
+
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point DCMTUI_CONFIG_DIR / DATA_DIR / LOG_DIR at a fresh folder."""
