@@ -144,6 +144,25 @@ def parse_command(data: bytes) -> dict[int, bytes]:
     return out
 
 
+def add_command_fragments(body: bytes, command: bytearray) -> bool:
+    """Append the command fragments of one P-DATA-TF body to ``command``.
+
+    Returns:
+        True when the last fragment of the command set has arrived.
+    """
+    pos = 0
+    while pos + 6 <= len(body):
+        (length,) = struct.unpack_from(">I", body, pos)
+        header = body[pos + 5]
+        value = body[pos + 6 : pos + 4 + length]
+        pos += 4 + length
+        if header & 0x01:
+            command += value
+            if header & 0x02:
+                return True
+    return False
+
+
 @dataclass
 class FastAssociation:
     """An established association for sending C-STOREs."""
@@ -266,16 +285,8 @@ class FastAssociation:
             kind, body = self._read_pdu()
             if kind != 0x04:
                 raise Aborted(f"unexpected PDU type {kind:#04x} instead of a response")
-            pos = 0
-            while pos + 6 <= len(body):
-                (length,) = struct.unpack_from(">I", body, pos)
-                header = body[pos + 5]
-                value = body[pos + 6 : pos + 4 + length]
-                pos += 4 + length
-                if header & 0x01:
-                    command += value
-                    if header & 0x02:
-                        return parse_command(bytes(command))
+            if add_command_fragments(body, command):
+                return parse_command(bytes(command))
 
     # -- sending -------------------------------------------------------------
 

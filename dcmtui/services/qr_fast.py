@@ -32,6 +32,8 @@ import threading
 import time
 from typing import Any
 
+from dcmtui.services.dimse_fast import add_command_fragments, parse_command
+
 LOGGER = logging.getLogger(__name__)
 
 _RSP_FIELDS = {"C_FIND": 0x8020, "C_GET": 0x8010, "C_MOVE": 0x8021}
@@ -271,16 +273,8 @@ class FastGet:
             body = self._exact(length)
             if kind != 0x04:
                 raise LaneClosed(f"the peer sent PDU type {kind:#04x} mid-retrieve")
-            pos = 0
-            while pos + 6 <= len(body):
-                (size,) = struct.unpack_from(">I", body, pos)
-                header = body[pos + 5]
-                value = body[pos + 6 : pos + 4 + size]
-                pos += 4 + size
-                if header & 0x01:
-                    command += value
-                    if header & 0x02:
-                        return _parse(bytes(command))
+            if add_command_fragments(body, command):
+                return parse_command(bytes(command))
 
     # -- one sub-operation --------------------------------------------------------
 
@@ -343,15 +337,3 @@ def _u16(raw: bytes | None, default: int = 0) -> int:
     if not raw or len(raw) < 2:
         return default
     return int(struct.unpack_from("<H", raw)[0])
-
-
-def _parse(data: bytes) -> dict[int, bytes]:
-    out: dict[int, bytes] = {}
-    pos = 0
-    while pos + 8 <= len(data):
-        group, elem, length = struct.unpack_from("<HHI", data, pos)
-        pos += 8
-        if group == 0:
-            out[elem] = data[pos : pos + length]
-        pos += length
-    return out
