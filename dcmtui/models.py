@@ -105,17 +105,6 @@ class IndexSummary:
 
 
 @dataclass(frozen=True, slots=True)
-class ElementRow:
-    """One data element as a read-only table row (tag, VR, name, value)."""
-
-    depth: int
-    tag: str
-    vr: str
-    name: str
-    value: str
-
-
-@dataclass(frozen=True, slots=True)
 class DirNode:
     """One record of a DICOMDIR (patient, study, series or instance)."""
 

@@ -9,7 +9,6 @@ from pydicom.data import get_testdata_file
 from dcmtui.models import FileKind
 from dcmtui.services.demo import make_demo
 from dcmtui.services.dicomdir import read_dicomdir
-from dcmtui.services.elements import element_rows
 from dcmtui.services.files import Index
 from dcmtui.services.names import human_size, uid_name
 from dcmtui.services.text import visible
@@ -63,12 +62,3 @@ def test_dicomdir_hierarchy() -> None:
     assert study.level == "STUDY" and study.children[0].level == "SERIES"
     image = study.children[0].children[0]
     assert image.level == "IMAGE" and image.path and Path(image.path).exists()
-
-
-def test_element_rows_lists_meta_then_dataset() -> None:
-    rows, warning = element_rows(Path(get_testdata_file("CT_small.dcm")))  # type: ignore[arg-type]
-    assert warning == ""
-    assert rows[0].tag == "(0002,0000)"
-    by_name = {r.name: r for r in rows}
-    assert by_name["PatientName"].value == "CompressedSamples^CT1"
-    assert by_name["PixelData"].value.startswith("pixel data, 32,768 bytes")
