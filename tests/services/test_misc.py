@@ -47,8 +47,14 @@ def test_demo_workspace_indexes_as_promised(tmp_path: Path) -> None:
     assert sum(r.kind is FileKind.DICOMDIR for r in records) == 1
     counts = index.counts(str(demo))
     assert counts["patients"] >= 5 and counts["studies"] >= 5 and counts["series"] >= 10
-    again = make_demo(tmp_path)  # idempotent, nothing copied twice
-    assert again == demo and len(list(demo.rglob("*"))) == len(list(demo.rglob("*")))
+    before = sorted(p.relative_to(demo) for p in demo.rglob("*"))
+    kept = demo / "CT" / "CompressedSamples_CT1" / "CT_small.dcm"
+    kept.write_bytes(b"changed by the user")
+    (demo / "RT" / "Last_First" / "rtplan.dcm").unlink()
+    again = make_demo(tmp_path)  # fills in what is missing, overwrites nothing
+    assert again == demo
+    assert sorted(p.relative_to(demo) for p in demo.rglob("*")) == before
+    assert kept.read_bytes() == b"changed by the user"
 
 
 def test_dicomdir_hierarchy() -> None:
