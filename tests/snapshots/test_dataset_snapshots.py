@@ -13,7 +13,7 @@ from textual.pilot import Pilot
 from dcmtui.screens.dump import DumpScreen
 from tests.factories import write_dicom
 from tests.snapshots.corpus import FIXED_ROOT
-from tests.ui.helpers import make_app
+from tests.ui.helpers import make_app, wait_until
 
 SnapCompare = Callable[..., bool]
 SIZE = (120, 36)
@@ -41,10 +41,7 @@ def _opener(path: Path, *keys: str) -> Callable[[Pilot[Any]], Any]:
         app = pilot.app
         screen = DumpScreen(app.services, path, None)  # type: ignore[attr-defined]
         await app.push_screen(screen)
-        for _ in range(200):
-            await pilot.pause(0.02)
-            if screen.view is not None:
-                break
+        await wait_until(pilot, lambda: screen.view is not None)
         await app.workers.wait_for_complete()
         for key in keys:
             await pilot.press(key)

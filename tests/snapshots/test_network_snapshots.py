@@ -12,8 +12,11 @@ from textual.pilot import Pilot
 
 from dcmtui.app import DcmtuiApp
 from dcmtui.config import load_settings
+from dcmtui.screens.network import QueryScreen
+from dcmtui.screens.nodes import NodeEditModal, NodesScreen
 from dcmtui.services.nodes import NodeBook, parse_address
 from tests.snapshots.corpus import FIXED_ROOT
+from tests.ui.helpers import wait_until
 
 SnapCompare = Callable[..., bool]
 SIZE = (120, 36)
@@ -67,14 +70,17 @@ class TestNodesScreen:
 
     def test_edit_form_refuses_bad_title(self, snap_compare: SnapCompare) -> None:
         async def before(pilot: Pilot[Any]) -> None:
+            app = pilot.app
             await pilot.press("3")
-            await pilot.pause(0.2)
+            await wait_until(pilot, lambda: isinstance(app.screen, NodesScreen))
+            await wait_until(pilot, lambda: app.screen.table.row_count > 0)  # type: ignore[attr-defined]
             await pilot.press("e")
-            await pilot.pause(0.2)
-            title = pilot.app.screen.query_one("#f-ae_title")
+            await wait_until(pilot, lambda: isinstance(app.screen, NodeEditModal))
+            title = app.screen.query_one("#f-ae_title")
             title.value = "WAY_TOO_LONG_AE_TITLE"  # type: ignore[attr-defined]
             await pilot.press("ctrl+s")
-            await pilot.pause(0.2)
+            error = app.screen.query_one("#node-error")
+            await wait_until(pilot, lambda: "16" in str(error.render()))
 
         assert snap_compare(_app(), terminal_size=SIZE, run_before=before)
 
@@ -83,7 +89,7 @@ class TestQueryScreen:
     def test_form(self, snap_compare: SnapCompare) -> None:
         async def before(pilot: Pilot[Any]) -> None:
             await pilot.press("4")
-            await pilot.pause(0.3)
+            await wait_until(pilot, lambda: isinstance(pilot.app.screen, QueryScreen))
             form = pilot.app.screen
             form.query_one("#q-PatientName").value = "DOE^J*"  # type: ignore[attr-defined]
             form.query_one("#q-StudyDate").value = "20240101-20240131"  # type: ignore[attr-defined]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.text import Text
@@ -40,3 +41,17 @@ async def wait_scanned(pilot: Pilot[None], seconds: float = 20) -> FilesScreen:
 def plain(label: str | Text) -> str:
     """The text of a tree label, without styles."""
     return label if isinstance(label, str) else label.plain
+
+
+async def wait_until(
+    pilot: Pilot[None], condition: Callable[[], object], seconds: float = 20
+) -> None:
+    """Pause until ``condition()`` is true (the app keeps running meanwhile);
+    fail after ``seconds``. Tests wait on what they need, never on a fixed
+    sleep, so a slow or loaded machine cannot fail them."""
+    for _ in range(int(seconds / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    if not condition():
+        raise AssertionError(f"still false after {seconds} s: {condition}")

@@ -22,6 +22,7 @@ from dcmtui.services.events import EventBus
 from dcmtui.services.scp import StoreScp
 from tests.factories import write_dicom
 from tests.netpeers import dcmtk
+from tests.ui.helpers import wait_until
 
 
 def make_app(tmp_path: Path, **receiver: Any) -> DcmtuiApp:
@@ -96,10 +97,7 @@ async def test_live_rows_while_storescu_sends(tmp_path: Path) -> None:
         await pilot.press("x")
         assert "CT Image Storage" in text_of(screen, "#assoc-detail")
         await pilot.press("s")  # stop
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if not app.services.scp.running:
-                break
+        await wait_until(pilot, lambda: not app.services.scp.running)
         assert not app.services.scp.running
         assert (await run(dcmtk("echoscu"), "127.0.0.1", str(port))).returncode != 0
 
@@ -194,10 +192,7 @@ async def test_listen_option_starts_the_receiver(tmp_path: Path) -> None:
     app = make_app(tmp_path / "root")
     app.listen_port = 0
     async with app.run_test(size=(130, 40)) as pilot:
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if app.services.scp.running:
-                break
+        await wait_until(pilot, lambda: app.services.scp.running)
         assert app.services.scp.running
         port = app.services.scp.port
         assert (await run(dcmtk("echoscu"), "127.0.0.1", str(port))).returncode == 0
@@ -208,7 +203,7 @@ async def test_listen_option_starts_the_receiver(tmp_path: Path) -> None:
 async def test_files_screen_shows_the_store_live(tmp_path: Path) -> None:
     """Opened on the store, the Files screen shows objects as they arrive."""
     from dcmtui.screens.browser import FilesScreen
-    from tests.ui.helpers import wait_scanned
+    from tests.ui.helpers import wait_scanned, wait_until
 
     settings = load_settings()
     store = settings.data_dir / "store"
@@ -227,10 +222,7 @@ async def test_files_screen_shows_the_store_live(tmp_path: Path) -> None:
         port = await app.services.scp.start()
         sent = await run(dcmtk("storescu"), "127.0.0.1", str(port), *map(str, files))
         assert sent.returncode == 0, sent.stderr
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if screen.table.row_count == 3:
-                break
+        await wait_until(pilot, lambda: screen.table.row_count == 3)
         assert isinstance(app.screen, FilesScreen)
         assert sorted(
             r.instance_number or 0 for r in screen.table.records.values()

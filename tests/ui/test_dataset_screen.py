@@ -17,7 +17,7 @@ from dcmtui.screens.edit_modals import (
 )
 from dcmtui.widgets.tag_table import TagTable
 from tests.factories import write_dicom
-from tests.ui.helpers import make_app
+from tests.ui.helpers import make_app, wait_until
 
 HOSTILE = "EVIL\x1b[31m[bold]RED[/bold]\nX\x00Y"
 
@@ -234,8 +234,7 @@ async def test_file_changed_on_disk_asks(tmp_path: Path) -> None:
         theirs = write_dicom(tmp_path / "other.dcm", PatientName="THEIRS").read_bytes()
         path.write_bytes(theirs)
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
-        assert isinstance(app.screen, ConfirmModal)
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
         await pilot.press("n")
         await app.workers.wait_for_complete()
         assert path.read_bytes() == theirs

@@ -8,7 +8,7 @@ from textual.widgets import Static
 
 from dcmtui.screens.diff import DiffScreen
 from tests.factories import write_dicom
-from tests.ui.helpers import make_app, wait_scanned
+from tests.ui.helpers import make_app, wait_scanned, wait_until
 
 
 async def test_two_marks_open_the_diff(tmp_path: Path) -> None:
@@ -24,18 +24,12 @@ async def test_two_marks_open_the_diff(tmp_path: Path) -> None:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, DiffScreen)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if screen.rows:
-                break
+        await wait_until(pilot, lambda: screen.rows)
         assert [r.keyword for r in screen.rows] == ["PatientName"]
         summary = str(screen.query_one("#summary", Static).render())
         assert "1 changed" in summary
         await pilot.press("s")
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if len(screen.rows) > 1:
-                break
+        await wait_until(pilot, lambda: len(screen.rows) > 1)
         assert screen.table.row_count == len(screen.rows) > 10
         await pilot.press("escape")
         assert not isinstance(app.screen, DiffScreen)
@@ -70,10 +64,7 @@ async def test_unsaved_edits_against_the_file_on_disk(tmp_path: Path) -> None:
         await pilot.pause()
         diff = app.screen
         assert isinstance(diff, DiffScreen) and diff.edited is not None
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if diff.rows:
-                break
+        await wait_until(pilot, lambda: diff.rows)
         assert [(r.keyword, r.a, r.b) for r in diff.rows] == [
             ("StudyDate", "20240102", "20240229")
         ]

@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 from pydicom.data import get_testdata_file
-from textual.widgets import ContentSwitcher, Input, Tree
+from textual.command import CommandPalette
+from textual.pilot import Pilot
+from textual.widgets import ContentSwitcher, Input, OptionList, Tree
 
 from dcmtui.models import FileRecord
 from dcmtui.screens.browser import FilesScreen
@@ -20,7 +22,7 @@ from dcmtui.widgets.folder_tree import FolderTree
 from dcmtui.widgets.scan_status import ScanStatus
 from dcmtui.widgets.tag_table import TagTable
 from tests.factories import write_dicom
-from tests.ui.helpers import make_app, plain, wait_scanned
+from tests.ui.helpers import make_app, plain, wait_scanned, wait_until
 
 HOSTILE = "EVIL\x1b[31m[bold]RED[/bold]\nX\x00Y"
 
@@ -139,9 +141,9 @@ async def test_enter_opens_the_file_read_only(corpus: Path) -> None:
         screen.table.sort_column("patient")
         screen.table.move_cursor(row=0)
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, DumpScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, DumpScreen))
         table = app.screen.query_one(TagTable)
+        await wait_until(pilot, lambda: table.row_count > 0)
         names = [table.get_row_at(i)[2].plain for i in range(table.row_count)]
         assert "PatientName" in names and "TransferSyntaxUID" in names
         await pilot.press("escape")
@@ -155,9 +157,9 @@ async def test_damaged_file_opens_with_a_banner(corpus: Path) -> None:
         path = next(p for p, r in screen.table.records.items() if r.reason)
         screen.table.move_cursor(row=screen.table.get_row_index(path))
         await pilot.press("enter")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: isinstance(app.screen, DumpScreen))
         banner = app.screen.query_one("#banner")
-        assert banner.display
+        await wait_until(pilot, lambda: banner.display)
         assert "Damaged file, read-only" in str(banner.render()) or "damaged" in str(
             banner.render()
         )
@@ -203,13 +205,12 @@ async def test_hierarchy_instances_open(corpus: Path) -> None:
         await pilot.press("space")  # marks the series' 2 files
         assert len(screen.table.marks) == 2
         await pilot.press("enter")  # expands the series, loading its instances
-        await pilot.pause(0.1)
+        await wait_until(pilot, lambda: len(series.children) == 2)
         instances = series.children
         assert [plain(n.label).split()[2] for n in instances] == ["1", "2"]
         assert all(plain(n.label).startswith("●") for n in instances)
         await pilot.press("down", "enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, DumpScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, DumpScreen))
 
 
 async def test_folder_tree_filters_table(corpus: Path) -> None:
@@ -241,10 +242,7 @@ async def test_cancel_scan_keeps_keyboard_live(corpus: Path) -> None:
     async with app.run_test(size=(120, 36)) as pilot:
         screen = app.screen
         assert isinstance(screen, FilesScreen)
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if screen.table.row_count >= 1:
-                break
+        await wait_until(pilot, lambda: screen.table.row_count >= 1)
         assert screen.scanning
         started = time.monotonic()
         await pilot.press("slash", "x")  # the keyboard answers while scanning
@@ -252,9 +250,8 @@ async def test_cancel_scan_keeps_keyboard_live(corpus: Path) -> None:
         assert time.monotonic() - started < 2
         await pilot.press("escape")  # closes the filter
         await pilot.press("x")  # cancels the scan
-        await pilot.pause(0.6)
+        await wait_until(pilot, lambda: not screen.scanning)
         assert screen.progress is not None and screen.progress.cancelled
-        assert not screen.scanning
         assert 1 <= screen.table.row_count < 9
         assert "cancelled" in str(screen.query_one("#scan-counters").render())
 
@@ -297,21 +294,16 @@ async def test_dicomdir_opens_as_hierarchy(tmp_path: Path) -> None:
     shutil.copytree(src, root, ignore=shutil.ignore_patterns("DICOMDIR-*", "TINY*"))
     app = make_app(root / "DICOMDIR")
     async with app.run_test(size=(120, 36)) as pilot:
-        for _ in range(60):
-            await pilot.pause(0.05)
-            if isinstance(app.screen, DicomdirScreen):
-                break
+        await wait_until(pilot, lambda: isinstance(app.screen, DicomdirScreen))
         assert isinstance(app.screen, DicomdirScreen)
-        await pilot.pause(0.3)
         tree = app.screen.query_one(Tree)
-        assert "31 instances" in plain(tree.root.label)
+        await wait_until(pilot, lambda: "31 instances" in plain(tree.root.label))
         patients = [plain(n.label) for n in tree.root.children]
         assert patients[0].startswith("Patient Doe^Archibald 77654033")
         leaf = tree.root.children[0].children[0].children[0].children[0]
         tree.move_cursor(leaf)
         await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, DumpScreen)
+        await wait_until(pilot, lambda: isinstance(app.screen, DumpScreen))
 
 
 async def test_help_lists_every_key_and_modes(corpus: Path) -> None:
@@ -358,25 +350,35 @@ async def test_q_quits(corpus: Path) -> None:
     assert app.return_code == 0
 
 
+async def _run_command(pilot: Pilot[None], name: str) -> None:
+    """Open the command palette, type ``name`` and run the first match, once
+    the palette has found it (the search runs in the background)."""
+    await pilot.press("ctrl+p")
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, CommandPalette))
+    await pilot.press(*name)
+    options = pilot.app.screen.query_one(OptionList)
+
+    def found() -> bool:
+        return (
+            options.option_count > 0
+            and name.lower() in str(options.get_option_at_index(0).prompt).lower()
+        )
+
+    await wait_until(pilot, found)
+    await pilot.press("enter")
+
+
 async def test_command_palette_switches_mode_and_opens_help(corpus: Path) -> None:
     app = make_app(corpus)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_scanned(pilot)
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
-        await pilot.press(*"Help: list every key")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, HelpScreen)
+        await _run_command(pilot, "Help: list every key")
+        await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")
-        await pilot.press("ctrl+p")
-        await pilot.pause(0.2)
-        await pilot.press(*"Files mode")
-        await pilot.pause(0.5)
-        await pilot.press("enter")
-        await pilot.pause(0.3)
-        assert app.current_mode == "files"
+        await pilot.press("3")
+        await wait_until(pilot, lambda: app.current_mode == "nodes")
+        await _run_command(pilot, "Files mode")
+        await wait_until(pilot, lambda: app.current_mode == "files")
         assert isinstance(app.screen, FilesScreen)
 
 
@@ -458,10 +460,7 @@ async def test_demo_starts_a_receiver_and_a_loopback_node(isolated_dirs: Path) -
     app.demo = True
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_scanned(pilot)
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if app.services.nodes.get("loopback") is not None:
-                break
+        await wait_until(pilot, lambda: app.services.nodes.get("loopback") is not None)
         node = app.services.nodes.get("loopback")
         assert node is not None and app.services.scp.running
         assert (node.host, node.port) == ("127.0.0.1", app.services.scp.port)

@@ -6,12 +6,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from textual.pilot import Pilot
 
 from dcmtui.app import DcmtuiApp
 from dcmtui.config import load_settings
 from dcmtui.screens.nodes import ConfirmModal, NodeEditModal, NodesScreen
 from dcmtui.services.nodes import NodeBook, parse_address
 from tests.netpeers import Peer, free_port, start_storescp
+from tests.ui.helpers import wait_until
 
 
 @pytest.fixture
@@ -53,9 +55,8 @@ async def test_add_node_with_validation(tmp_path: Path) -> None:
         assert "backslash" in str(modal.query_one("#node-error").render())
         modal.query_one("#f-ae_title").value = "PACS1"  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
-        assert isinstance(app.screen, NodesScreen)
-        assert app.screen.table.row_count == 1
+        await wait_until(pilot, lambda: isinstance(app.screen, NodesScreen))
+        await wait_until(pilot, lambda: app.screen.table.row_count == 1)  # type: ignore[attr-defined]
     assert [n.ae_title for n in book().nodes()] == ["PACS1"]
 
 
@@ -75,22 +76,22 @@ async def test_edit_and_delete(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("3")
-        await pilot.pause(0.2)
+        await _nodes_listed(pilot, 1)
         await pilot.press("e")
         await pilot.pause()
         modal = app.screen
         assert isinstance(modal, NodeEditModal)
         modal.query_one("#f-port").value = "11112"  # type: ignore[attr-defined]
         await pilot.press("ctrl+s")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: isinstance(app.screen, NodesScreen))
         node = book().get("pacs")
         assert node is not None and node.port == 11112
         await pilot.press("d")
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
         await pilot.press("y")
-        await pilot.pause(0.3)
-    assert book().nodes() == []
+        await wait_until(pilot, lambda: book().nodes() == [])
+        await wait_until(pilot, lambda: app.screen.table.row_count == 0)  # type: ignore[attr-defined]
 
 
 async def test_echo_one_and_all(tmp_path: Path, storescp: Peer) -> None:
@@ -99,20 +100,14 @@ async def test_echo_one_and_all(tmp_path: Path, storescp: Peer) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("3")
-        await pilot.pause(0.2)
-        screen = app.screen
-        assert isinstance(screen, NodesScreen)
+        screen = await _nodes_listed(pilot, 2)
         await pilot.press("c")
-        for _ in range(100):
-            await pilot.pause(0.05)
-            if "good" in screen.table.echoes:
-                break
+        await wait_until(pilot, lambda: "good" in screen.table.echoes)
         assert screen.table.echoes["good"].ok
         await pilot.press("E")
-        for _ in range(200):
-            await pilot.pause(0.05)
-            if "down" in screen.table.echoes and not screen.table.pending:
-                break
+        await wait_until(
+            pilot, lambda: "down" in screen.table.echoes and not screen.table.pending
+        )
         down = screen.table.echoes["down"]
         assert not down.ok and "connection refused" in down.detail
         outgoing = [e for e in app.services.events.history() if e.direction == "out"]
@@ -127,9 +122,18 @@ async def test_query_from_here(tmp_path: Path) -> None:
     app = make_app(tmp_path)
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("3")
-        await pilot.pause(0.2)
+        await _nodes_listed(pilot, 2)
         await pilot.press("down", "Q")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: isinstance(app.screen, QueryScreen))
         screen = app.screen
         assert isinstance(screen, QueryScreen)
         assert screen.query_one("#qr-node").value == "second"  # type: ignore[attr-defined]
+
+
+async def _nodes_listed(pilot: Pilot[None], count: int) -> NodesScreen:
+    """Wait until the Nodes screen shows ``count`` rows; return it."""
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, NodesScreen))
+    screen = pilot.app.screen
+    assert isinstance(screen, NodesScreen)
+    await wait_until(pilot, lambda: screen.table.row_count == count)
+    return screen

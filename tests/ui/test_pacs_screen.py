@@ -13,6 +13,7 @@ from dcmtui.screens.pacs import ImportModal, PacsScreen, WorklistItemModal
 from dcmtui.services.store_admin import StoreAdmin
 from dcmtui.services.worklist import Worklist
 from tests.factories import write_dicom
+from tests.ui.helpers import wait_until
 
 
 def make_app(tmp_path: Path) -> DcmtuiApp:
@@ -43,15 +44,13 @@ async def test_add_and_delete_a_worklist_item(tmp_path: Path) -> None:
         modal.query_one("#wl-Modality", Input).value = "CT"
         modal.query_one("#wl-ScheduledStationAETitle", Input).value = "CT1"
         await pilot.press("ctrl+s")
-        await pilot.pause(0.5)
-        assert app.screen is screen
-        assert screen.table.row_count == 1
+        await wait_until(pilot, lambda: app.screen is screen)
+        await wait_until(pilot, lambda: screen.table.row_count == 1)
         (item,) = [i for _, i in worklist().items()]
         assert str(item.PatientName) == "DOE^JOHN"
         assert item.ScheduledProcedureStepSequence[0].ScheduledStationAETitle == "CT1"
         await pilot.press("d")
-        await pilot.pause(0.5)
-        assert screen.table.row_count == 0
+        await wait_until(pilot, lambda: screen.table.row_count == 0)
     assert list(worklist().items()) == []
 
 
@@ -80,17 +79,11 @@ async def test_import_a_folder_and_check_the_store(tmp_path: Path) -> None:
         modal.query_one("#import-path", Input).value = str(tmp_path / "src")
         modal.query_one("#import-in-place", Checkbox).value = False
         await pilot.press("enter")
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if any("copied" in n for n in notes):
-                break
+        await wait_until(pilot, lambda: any("copied" in n for n in notes))
         assert any("3 files copied" in n for n in notes), notes
         summary = str(screen.query_one("#pacs-summary").render())
         assert "used" in summary
         await pilot.press("c")
-        for _ in range(40):
-            await pilot.pause(0.1)
-            if any("Store checked" in n for n in notes):
-                break
+        await wait_until(pilot, lambda: any("Store checked" in n for n in notes))
         assert any("Store checked: 3 files" in n for n in notes), notes
     assert StoreAdmin(load_settings()).used_bytes() > 0

@@ -13,7 +13,7 @@ from dcmtui.services.pixels import open_pixels
 from dcmtui.services.render import HALF_BLOCK
 from tests.factories import write_dicom
 from tests.imaging import gradient, write_image
-from tests.ui.helpers import make_app, wait_scanned
+from tests.ui.helpers import make_app, wait_scanned, wait_until
 
 
 def _busy(screen: PreviewScreen) -> bool:
@@ -135,10 +135,9 @@ async def test_graphics_protocol_widget_gets_the_windowed_frame(tmp_path: Path) 
     async with app.run_test(size=(100, 30)) as pilot:
         screen = PreviewScreen(app.services, path, graphics=widget.HalfcellImage)
         await app.push_screen(screen)
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if not _busy(screen) and "terminal graphics" in _info(screen):
-                break
+        await wait_until(
+            pilot, lambda: not _busy(screen) and "terminal graphics" in _info(screen)
+        )
         image = screen.query_one("#graphics").image  # type: ignore[attr-defined]
         assert image.size == (60, 40)
         expected = open_pixels(path).display(0)
@@ -176,10 +175,7 @@ async def test_s_saves_the_frame_as_shown(tmp_path: Path) -> None:
         await pilot.pause()
         await pilot.press("enter")
         out = tmp_path / "mf-frame2.png"
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if out.exists():
-                break
+        await wait_until(pilot, lambda: out.exists())
         data = out.read_bytes()
         assert data[:4] == b"\x89PNG"
         from tests.services.test_export import _read_png
@@ -232,13 +228,9 @@ async def test_p_in_the_dataset_screen_previews_the_file(tmp_path: Path) -> None
     async with app.run_test(size=(120, 36)) as pilot:
         files = await wait_scanned(pilot)
         files.open_path(str(tmp_path / "only.dcm"))
-        for _ in range(100):
-            await pilot.pause(0.02)
-            if isinstance(app.screen, DumpScreen):
-                break
-        await pilot.pause(0.2)
+        await wait_until(pilot, lambda: isinstance(app.screen, DumpScreen))
         await pilot.press("P")
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, PreviewScreen))
         screen = app.screen
         assert isinstance(screen, PreviewScreen)
         await _ready(pilot, screen)

@@ -18,6 +18,7 @@ from dcmtui.services.nodes import NodeBook, parse_address
 from dcmtui.services.store_admin import store_root
 from tests.factories import write_dicom
 from tests.netpeers import Peer, load_dcmqrscp, start_dcmqrscp, start_storescp
+from tests.ui.helpers import wait_until
 
 
 @pytest.fixture
@@ -65,7 +66,7 @@ async def test_query_drill_and_retrieve(
     app = DcmtuiApp(load_settings(), root=tmp_path / "root")
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("4")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: isinstance(app.screen, QueryScreen))
         screen = app.screen
         assert isinstance(screen, QueryScreen)
         screen.query_one("#q-PatientName", Input).value = "DOE*"
@@ -117,7 +118,7 @@ async def test_move_destination_unknown_in_words(
     app = DcmtuiApp(load_settings(), root=tmp_path / "root")
     async with app.run_test(size=(120, 36)) as pilot:
         await pilot.press("4")
-        await pilot.pause(0.3)
+        await wait_until(pilot, lambda: isinstance(app.screen, QueryScreen))
         screen = app.screen
         assert isinstance(screen, QueryScreen)
         await pilot.press("ctrl+f")

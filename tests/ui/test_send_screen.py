@@ -8,7 +8,7 @@ from dcmtui.screens.send import NodePickerModal, SendScreen
 from dcmtui.services.nodes import NodeBook, parse_address
 from tests.factories import write_dicom
 from tests.netpeers import start_storescp
-from tests.ui.helpers import make_app, wait_scanned
+from tests.ui.helpers import make_app, wait_scanned, wait_until
 
 
 async def test_send_marks_to_node(tmp_path: Path) -> None:
@@ -31,25 +31,23 @@ async def test_send_marks_to_node(tmp_path: Path) -> None:
             await pilot.pause()
             assert len(files.table.marks) == 2
             await pilot.press("t")
-            await pilot.pause(0.3)
-            assert isinstance(app.screen, NodePickerModal)
+            await wait_until(pilot, lambda: isinstance(app.screen, NodePickerModal))
             await pilot.press("enter")
-            await pilot.pause(0.3)
+            await wait_until(pilot, lambda: isinstance(app.screen, SendScreen))
             screen = app.screen
             assert isinstance(screen, SendScreen)
-            for _ in range(100):
-                await pilot.pause(0.05)
-                if "Pre-flight" in str(screen.query_one("#send-summary").render()):
-                    break
+            await wait_until(
+                pilot,
+                lambda: "Pre-flight" in str(screen.query_one("#send-summary").render()),
+            )
             assert "2 of 2 files accepted" in str(
                 screen.query_one("#send-summary").render()
             )
             assert not any((tmp_path / "in").iterdir())  # pre-flight sent nothing
             await pilot.press("s")
-            for _ in range(100):
-                await pilot.pause(0.05)
-                if "Done" in str(screen.query_one("#send-summary").render()):
-                    break
+            await wait_until(
+                pilot, lambda: "Done" in str(screen.query_one("#send-summary").render())
+            )
             assert "Done: 2 sent" in str(screen.query_one("#send-summary").render())
             assert screen.query_one("#send-files").row_count == 2  # type: ignore[attr-defined]
     finally:
