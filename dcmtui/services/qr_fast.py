@@ -35,6 +35,7 @@ from typing import Any
 from dcmtui.services.dimse_fast import add_command_fragments, parse_command
 
 LOGGER = logging.getLogger(__name__)
+PENDING = 0xFF00
 
 _RSP_FIELDS = {"C_FIND": 0x8020, "C_GET": 0x8010, "C_MOVE": 0x8021}
 _COUNTS = (
@@ -105,6 +106,19 @@ def response_command(rsp: Any) -> tuple[bytes, bytes | None] | None:
     return _command(elements), identifier
 
 
+def pending_find_command(sop_class: str, message_id: int) -> bytes:
+    """The command set of a Pending C-FIND-RSP with an identifier."""
+    return _command(
+        [
+            (0x0002, _text(sop_class, b"\0")),
+            (0x0100, _us(0x8020)),
+            (0x0120, _us(message_id)),
+            (0x0800, _us(0x0001)),
+            (0x0900, _us(PENDING)),
+        ]
+    )
+
+
 def store_command(sop_class: str, sop_instance: str, message_id: int) -> bytes:
     """A C-STORE-RQ command set (implicit VR little endian)."""
     return _command(
@@ -148,6 +162,27 @@ class _Writer:
         if data is not None:
             self.dataset(context_id, memoryview(data))
 
+    def responses(self, context_id: int, command: bytes, datas: list[bytes]) -> None:
+        """Several messages with the same command set, in one write."""
+        out: list[bytes] = []
+        for data in datas:
+            total = len(command) + len(data) + 12
+            if total > self.max_value:  # too big for one PDU: on its own
+                if out:
+                    self.raw.sendall(b"".join(out))
+                    out = []
+                self.message(context_id, command, data)
+                continue
+            out += [
+                struct.pack(">BBI", 0x04, 0, total),
+                struct.pack(">IBB", len(command) + 2, context_id, 0x03),
+                command,
+                struct.pack(">IBB", len(data) + 2, context_id, 0x02),
+                data,
+            ]
+        if out:
+            self.raw.sendall(b"".join(out))
+
     def dataset(self, context_id: int, view: memoryview) -> None:
         if not len(view):
             self.raw.sendall(struct.pack(">BBIIBB", 0x04, 0, 6, 2, context_id, 0x02))
@@ -190,7 +225,13 @@ class FastResponses:
 
         dimse.send_msg = send_msg
         assoc.dcmtui_fast = True
+        assoc.dcmtui_writer = writer
         return True
+
+    @staticmethod
+    def writer(assoc: Any) -> _Writer:
+        """The writer of an association ``install`` returned True for."""
+        return assoc.dcmtui_writer
 
 
 class FastGet:

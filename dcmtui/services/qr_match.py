@@ -14,10 +14,13 @@ identifier is matched at the IMAGE level.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import os
 import re
 import sqlite3
+import struct
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -137,6 +140,7 @@ class Instance:
 # --- value matching (Python side, also registered in SQLite) -----------------
 
 
+@functools.lru_cache(maxsize=256)
 def _wild_regex(pattern: str, fold: bool) -> re.Pattern[str]:
     parts = [
         ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
@@ -430,6 +434,35 @@ def returned_element(key_elem: Any, dataset: Any) -> Any:
     return DataElement(key_elem.tag, "SQ", Sequence(items))
 
 
+# --- encoding answers without pydicom -------------------------------------------
+
+_LONG_LENGTH_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT"}
+
+
+class _Encoder:
+    """Little endian data elements with a text value (the index's values)."""
+
+    def __init__(self, implicit: bool) -> None:
+        self.implicit = implicit
+
+    def element(self, tag: int, vr: str, text: str) -> bytes:
+        value = text.encode("utf-8")
+        if len(value) % 2:
+            value += b"\0" if vr == "UI" else b" "
+        group_elem = struct.pack("<HH", tag >> 16, tag & 0xFFFF)
+        if self.implicit:
+            return group_elem + struct.pack("<I", len(value)) + value
+        if vr in _LONG_LENGTH_VRS:
+            return (
+                group_elem
+                + vr.encode()
+                + b"\0\0"
+                + struct.pack("<I", len(value))
+                + value
+            )
+        return group_elem + vr.encode() + struct.pack("<H", len(value)) + value
+
+
 # --- the engine ---------------------------------------------------------------
 
 
@@ -444,24 +477,42 @@ class StoreQuery:
         self._cache: dict[str, tuple[object, list[tuple[dict[str, Any], str]]]] = {}
         """PATIENT/STUDY level: every entity with all its index keys, kept
         while the index database files are unchanged."""
+        self._watch: sqlite3.Connection | None = None
+        self._generation = 0
 
     def _stamp(self) -> object:
-        """What changes when anything is committed to the index."""
-        marks: list[tuple[int, int, int] | None] = []
-        for path in (self.index_path, Path(f"{self.index_path}-wal")):
-            try:
-                st = path.stat()
-                marks.append((st.st_mtime_ns, st.st_size, st.st_ino))
-            except OSError:
-                marks.append(None)
-        return (tuple(marks), str(self.store_root))
+        """What changes when anything is committed to the index: SQLite's
+        ``data_version`` as seen by a connection kept open for the purpose
+        (it changes when any other connection, in any process, commits).
+        Called with ``_lock`` held."""
+        try:
+            if self._watch is None:
+                if not self.index_path.exists():
+                    self._connect().close()  # creates it
+                self._watch = sqlite3.connect(
+                    self.index_path, timeout=30, check_same_thread=False
+                )
+                self._generation += 1
+            (version,) = self._watch.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            if self._watch is not None:
+                with contextlib.suppress(sqlite3.Error):
+                    self._watch.close()
+            self._watch = None
+            return object()  # never equal: no cache
+        return (self._generation, version, str(self.store_root))
 
-    def _entities(
-        self, con: sqlite3.Connection, level: str
-    ) -> list[tuple[dict[str, Any], str]]:
-        """Every PATIENT or STUDY entity of the store, with all its keys."""
-        stamp = self._stamp()
+    def close(self) -> None:
+        """Close the connection that watches the index for changes."""
         with self._lock:
+            if self._watch is not None:
+                self._watch.close()
+                self._watch = None
+
+    def _entities(self, level: str) -> list[tuple[dict[str, Any], str]]:
+        """Every PATIENT or STUDY entity of the store, with all its keys."""
+        with self._lock:
+            stamp = self._stamp()
             hit = self._cache.get(level)
             if hit is not None and hit[0] == stamp:
                 return hit[1]
@@ -472,25 +523,29 @@ class StoreQuery:
                 if (not k.aggregate and LEVELS.index(k.level) <= depth)
                 or (k.aggregate and k.level == level)
             ]
-            where_root, params = under_any(
-                [str(self.store_root), *referenced_roots(con)]
-            )
             unique = _UNIQUE[level]
             columns = ", ".join([*(k.sql for k in keys), "min(path)"])
             names = [k.keyword for k in keys]
-            rows = [
-                (dict(zip(names, row[:-1], strict=True)), row[-1])
-                for row in con.execute(
-                    f"SELECT {columns} FROM files WHERE {where_root} "
-                    f"AND kind = 'dicom' GROUP BY {unique} ORDER BY min({unique})",
-                    params,
+            con = self._connect()
+            try:
+                where_root, params = under_any(
+                    [str(self.store_root), *referenced_roots(con)]
                 )
-            ]
+                rows = [
+                    (dict(zip(names, row[:-1], strict=True)), row[-1])
+                    for row in con.execute(
+                        f"SELECT {columns} FROM files WHERE {where_root} AND "
+                        f"kind = 'dicom' GROUP BY {unique} ORDER BY min({unique})",
+                        params,
+                    )
+                ]
+            finally:
+                con.close()
             self._cache[level] = (stamp, rows)
             return rows
 
     def _cached_select(
-        self, con: sqlite3.Connection, identifier: Any, level: str
+        self, identifier: Any, level: str
     ) -> Iterator[tuple[dict[str, Any], str]]:
         """The matches of a PATIENT or STUDY level query, from the cache."""
         depth = LEVELS.index(level)
@@ -504,7 +559,7 @@ class StoreQuery:
             pattern = _text(elem.value).strip()
             if pattern not in ("", "*"):
                 tests.append((key.keyword, key.vr, pattern))
-        for values, path in self._entities(con, level):
+        for values, path in self._entities(level):
             ok = True
             for keyword, vr, pattern in tests:
                 raw = values.get(keyword)
@@ -552,6 +607,47 @@ class StoreQuery:
         for row in con.execute(sql, params):
             yield dict(zip(plan.selected, row[:-1], strict=True)), row[-1]
 
+    def _layout(
+        self, identifier: Any, model: str
+    ) -> tuple[str, _Plan, list[tuple[str, Any, str]]]:
+        """The level, the SQL plan, and what to return for each key.
+
+        Raises:
+            QueryError: The identifier cannot be answered (bad level).
+        """
+        level = query_level(identifier, model)
+        plan = _plan(identifier, level)
+        layout: list[tuple[str, Any, str]] = []
+        for elem in identifier:
+            keyword = elem.keyword
+            if elem.tag.group in (0x0000, 0x0002) or keyword in (
+                "QueryRetrieveLevel",
+                "SpecificCharacterSet",
+            ):
+                continue
+            if keyword == "RetrieveAETitle":
+                layout.append(("ae", elem, "AE"))
+            elif keyword in plan.selected:
+                layout.append(("index", elem, _KEYS[keyword].vr))
+            elif keyword in _KEYS:
+                layout.append(("empty", elem, str(elem.VR)))
+            else:
+                layout.append(("file", elem, str(elem.VR)))
+        return level, plan, layout
+
+    def _matches(
+        self, identifier: Any, level: str, plan: _Plan
+    ) -> Iterator[tuple[dict[str, Any], str]]:
+        """(index values, a file) of each entity the index matches."""
+        if level in ("PATIENT", "STUDY"):
+            yield from self._cached_select(identifier, level)
+            return
+        con = self._connect()
+        try:
+            yield from self._select(con, plan)
+        finally:
+            con.close()
+
     def find(
         self,
         identifier: Any,
@@ -579,75 +675,103 @@ class StoreQuery:
                 tag, vr, value, already_converted=True, validation_mode=config.IGNORE
             )
 
-        level = query_level(identifier, model)
-        plan = _plan(identifier, level)
-        layout: list[tuple[str, Any, str]] = []
-        for elem in identifier:
-            keyword = elem.keyword
-            if elem.tag.group in (0x0000, 0x0002) or keyword in (
-                "QueryRetrieveLevel",
-                "SpecificCharacterSet",
+        level, plan, layout = self._layout(identifier, model)
+        for values, path in self._matches(identifier, level, plan):
+            if cancelled():
+                return
+            source = read_file(path) if plan.file_keys else None
+            if plan.file_keys and not all(
+                element_matches(e, source) for e in plan.file_keys
             ):
                 continue
-            if keyword == "RetrieveAETitle":
-                layout.append(("ae", elem, "AE"))
-            elif keyword in plan.selected:
-                layout.append(("index", elem, _KEYS[keyword].vr))
-            elif keyword in _KEYS:
-                layout.append(("empty", elem, str(elem.VR)))
-            else:
-                layout.append(("file", elem, str(elem.VR)))
-        con = self._connect()
-        try:
-            rows = (
-                self._cached_select(con, identifier, level)
-                if level in ("PATIENT", "STUDY")
-                else self._select(con, plan)
-            )
-            for values, path in rows:
+            out = Dataset()
+            text = []
+            for kind, elem, vr in layout:
+                if kind == "ae":
+                    out.add(fast(elem.tag, "AE", self.ae_title))
+                elif kind == "index":
+                    raw = values[elem.keyword]
+                    value = "" if raw is None else str(raw)
+                    if elem.keyword in _LISTS:
+                        items = sorted(filter(None, value.split(",")))
+                        value = "\\".join(items)
+                        if len(items) > 1:
+                            out.add(fast(elem.tag, vr, items))
+                            text.append(value)
+                            continue
+                    if value and vr == "PN":
+                        out.add(fast(elem.tag, vr, PersonName(value)))
+                    else:
+                        out.add(fast(elem.tag, vr, value or None))
+                    text.append(value)
+                elif kind == "empty":
+                    out.add(fast(elem.tag, vr, None))
+                else:
+                    if source is None:
+                        source = read_file(path)
+                    found = returned_element(elem, source)
+                    out.add(found)
+                    text.append(_text(found.value) if found.VR != "SQ" else "")
+            out.add(fast(0x00080052, "CS", level))
+            if any(not t.isascii() for t in text) or (
+                source is not None and "SpecificCharacterSet" in identifier
+            ):
+                out.SpecificCharacterSet = "ISO_IR 192"
+            yield out
+
+    def find_encoded(
+        self,
+        identifier: Any,
+        model: str,
+        implicit: bool,
+        cancelled: Callable[[], bool] = lambda: False,
+    ) -> Iterator[bytes] | None:
+        """The response identifiers of ``find``, already encoded in little
+        endian (implicit or explicit VR), without building pydicom Datasets;
+        None when the query needs the files (keys the index does not keep):
+        use ``find`` then.
+
+        Raises:
+            QueryError: The identifier cannot be answered (bad level).
+        """
+        level, plan, layout = self._layout(identifier, model)
+        if plan.file_keys:
+            return None
+        head = _Encoder(implicit)
+        fixed: list[tuple[int, bytes]] = [
+            (0x00080052, head.element(0x00080052, "CS", level))
+        ]
+        indexed: list[tuple[int, str, str]] = []
+        for kind, elem, vr in layout:
+            tag = int(elem.tag)
+            if kind == "ae":
+                fixed.append((tag, head.element(tag, "AE", self.ae_title)))
+            elif kind == "index":
+                indexed.append((tag, vr, elem.keyword))
+            else:  # "empty": a key of a deeper level
+                fixed.append((tag, head.element(tag, vr, "")))
+        utf8 = (0x00080005, head.element(0x00080005, "CS", "ISO_IR 192"))
+
+        def encode() -> Iterator[bytes]:
+            for values, _path in self._matches(identifier, level, plan):
                 if cancelled():
                     return
-                source = read_file(path) if plan.file_keys else None
-                if plan.file_keys and not all(
-                    element_matches(e, source) for e in plan.file_keys
-                ):
-                    continue
-                out = Dataset()
-                text = []
-                for kind, elem, vr in layout:
-                    if kind == "ae":
-                        out.add(fast(elem.tag, "AE", self.ae_title))
-                    elif kind == "index":
-                        raw = values[elem.keyword]
-                        value = "" if raw is None else str(raw)
-                        if elem.keyword in _LISTS:
-                            items = sorted(filter(None, value.split(",")))
-                            value = "\\".join(items)
-                            if len(items) > 1:
-                                out.add(fast(elem.tag, vr, items))
-                                text.append(value)
-                                continue
-                        if value and vr == "PN":
-                            out.add(fast(elem.tag, vr, PersonName(value)))
-                        else:
-                            out.add(fast(elem.tag, vr, value or None))
-                        text.append(value)
-                    elif kind == "empty":
-                        out.add(fast(elem.tag, vr, None))
-                    else:
-                        if source is None:
-                            source = read_file(path)
-                        found = returned_element(elem, source)
-                        out.add(found)
-                        text.append(_text(found.value) if found.VR != "SQ" else "")
-                out.add(fast(0x00080052, "CS", level))
-                if any(not t.isascii() for t in text) or (
-                    source is not None and "SpecificCharacterSet" in identifier
-                ):
-                    out.SpecificCharacterSet = "ISO_IR 192"
-                yield out
-        finally:
-            con.close()
+                elements = list(fixed)
+                wide = False
+                for tag, vr, keyword in indexed:
+                    raw = values[keyword]
+                    text = "" if raw is None else str(raw)
+                    if keyword in _LISTS:
+                        text = "\\".join(sorted(filter(None, text.split(","))))
+                    if not text.isascii():
+                        wide = True
+                    elements.append((tag, head.element(tag, vr, text)))
+                if wide:
+                    elements.append(utf8)
+                elements.sort()
+                yield b"".join(data for _, data in elements)
+
+        return encode()
 
     def instances(self, identifier: Any, model: str) -> list[Instance]:
         """Every stored instance a C-MOVE/C-GET identifier designates.

@@ -30,7 +30,12 @@ from typing import TYPE_CHECKING, Any
 
 from dcmtui.config import QrSettings
 from dcmtui.models import AssocEvent, Node
-from dcmtui.services.qr_fast import FastGet, FastResponses, LaneClosed
+from dcmtui.services.qr_fast import (
+    FastGet,
+    FastResponses,
+    LaneClosed,
+    pending_find_command,
+)
 from dcmtui.services.qr_match import Instance, QueryError, StoreQuery
 from dcmtui.services.worklist import Worklist
 
@@ -66,6 +71,8 @@ _IDENTIFIER_SYNTAXES = (
     "1.2.840.10008.1.2.2",  # Explicit VR Big Endian
 )
 PENDING = 0xFF00
+_BATCH_BYTES = 32768
+"""Pending C-FIND responses written together (then C-CANCEL is looked at)."""
 CANCEL = 0xFE00
 SUCCESS = 0x0000
 MOVE_DESTINATION_UNKNOWN = 0xA801
@@ -291,21 +298,36 @@ class QrService:
             yield _status(0xC000, "cannot decode the identifier"), None
             return
         what = describe(identifier)
-        FastResponses.install(assoc)
+        fast = FastResponses.install(assoc)
         cancelled = _Cancelled(event)
+        encoded: Iterator[bytes] | None = None
         if uid == WORKLIST:
             what = f"worklist {what}"
             matches = self.worklist.find(identifier, cancelled)
         else:
             what = f"{FIND[uid]} root {what}"
             matches = self.query.find(identifier, FIND[uid], cancelled)
+            syntax = str(event.context.transfer_syntax)
+            if fast and syntax in _IDENTIFIER_SYNTAXES[:2]:
+                try:
+                    encoded = self.query.find_encoded(
+                        identifier,
+                        FIND[uid],
+                        syntax == _IDENTIFIER_SYNTAXES[1],
+                        cancelled,
+                    )
+                except QueryError:
+                    encoded = None  # the usual path says why
         count = 0
         try:
-            for match in matches:
-                if cancelled():
-                    break
-                count += 1
-                yield PENDING, match
+            if encoded is not None:
+                count = self._send_encoded(event, uid, encoded, cancelled)
+            else:
+                for match in matches:
+                    if cancelled():
+                        break
+                    count += 1
+                    yield PENDING, match
         except QueryError as exc:
             self.scp.emit_for(
                 assoc, "c-find", status=exc.status, detail=f"{what}: {exc}"
@@ -331,6 +353,33 @@ class QrService:
         self.scp.emit_for(
             assoc, "c-find", status=SUCCESS, detail=f"{what}: {count} matches"
         )
+
+    @staticmethod
+    def _send_encoded(
+        event: Any, uid: str, encoded: Iterator[bytes], cancelled: _Cancelled
+    ) -> int:
+        """Write the Pending responses of ``encoded`` ourselves (a few dozen
+        per write); return how many. pynetdicom sends the final one."""
+        writer = FastResponses.writer(event.assoc)
+        context_id = int(event.context.context_id)
+        command = pending_find_command(uid, int(event.request.MessageID))
+        batch: list[bytes] = []
+        size = count = 0
+        try:
+            for data in encoded:
+                count += 1
+                batch.append(data)
+                size += len(data) + len(command) + 12
+                if size >= _BATCH_BYTES:
+                    writer.responses(context_id, command, batch)
+                    batch, size = [], 0
+                    if cancelled():
+                        break
+            if batch and not cancelled():
+                writer.responses(context_id, command, batch)
+        except OSError as exc:
+            LOGGER.info("query/retrieve: the peer is gone: %s", exc)
+        return count
 
     # --- C-MOVE and C-GET -------------------------------------------------
 

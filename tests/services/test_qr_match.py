@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,89 @@ def test_new_objects_are_found_at_once(store: StoreQuery) -> None:
     index_folder(store.index_path, store.store_root)
     assert studies(store, PatientName="NEW*") == ["1.2.3.9"]
     assert len(studies(store)) == 4
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+@pytest.mark.parametrize(
+    ("level", "model", "keys"),
+    [
+        (
+            "STUDY",
+            "study",
+            {
+                "PatientName": "*O*",
+                "PatientID": "",
+                "StudyInstanceUID": "",
+                "StudyDate": "",
+                "ModalitiesInStudy": "",
+                "NumberOfStudyRelatedInstances": "",
+                "SeriesInstanceUID": "",  # a deeper level's key: empty
+                "RetrieveAETitle": "",
+            },
+        ),
+        ("PATIENT", "patient", {"PatientID": "PID?", "PatientName": ""}),
+        (
+            "SERIES",
+            "study",
+            {"StudyInstanceUID": "1.2.3.3", "Modality": "", "SeriesNumber": ""},
+        ),
+        (
+            "IMAGE",
+            "patient",
+            {
+                "PatientID": "PID1",
+                "StudyInstanceUID": "1.2.3.1",
+                "SOPInstanceUID": "",
+                "InstanceNumber": "",
+            },
+        ),
+    ],
+)
+def test_encoded_answers_equal_the_datasets(
+    store: StoreQuery, implicit: bool, level: str, model: str, keys: dict[str, str]
+) -> None:
+    """The C-FIND fast path (bytes written without pydicom) answers exactly
+    what the Dataset path does."""
+    from pydicom.filereader import read_dataset
+
+    identifier = query(level, **keys)
+    encoded = store.find_encoded(identifier, model, implicit)
+    assert encoded is not None
+    got = [read_dataset(BytesIO(data), implicit, True) for data in encoded]
+    wanted = list(store.find(identifier, model))
+    assert len(got) == len(wanted) > 0
+    for a, b in zip(got, wanted, strict=True):
+        assert [e.tag for e in a] == [e.tag for e in b]
+        for elem in b:
+            assert _norm(a[elem.tag].value) == _norm(elem.value), elem.keyword
+
+
+def _norm(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def test_encoded_answers_mark_non_ascii_values_utf8(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    write_dicom(
+        root / "x.dcm",
+        pixels=False,
+        SpecificCharacterSet="ISO_IR 192",
+        PatientName="MÜLLER^JÖRG",
+        StudyInstanceUID="1.2.3.7",
+    )
+    index_folder(tmp_path / "i.sqlite", root)
+    store = StoreQuery(tmp_path / "i.sqlite", root)
+    encoded = store.find_encoded(query("STUDY", PatientName="M*"), "study", False)
+    assert encoded is not None
+    (data,) = list(encoded)
+    from pydicom.filereader import read_dataset
+
+    found = read_dataset(BytesIO(data), False, True)
+    assert found.SpecificCharacterSet == "ISO_IR 192"
+    found.decode()
+    assert str(found.PatientName) == "MÜLLER^JÖRG"
+
+
+def test_keys_only_the_files_hold_take_the_dataset_path(store: StoreQuery) -> None:
+    identifier = query("STUDY", PatientSex="F", StudyInstanceUID="")
+    assert store.find_encoded(identifier, "study", True) is None
