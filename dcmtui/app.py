@@ -169,6 +169,15 @@ class DcmtuiApp(App[None]):
             if getattr(getattr(screen, "doc", None), "dirty", False)
         ]
 
+    def marked_files(self) -> list[str]:
+        """The files marked in the Files mode (empty if it was never opened)."""
+        stacks = getattr(self, "_screen_stacks", {"": self.screen_stack})
+        for stack in stacks.values():
+            for screen in stack:
+                if isinstance(screen, FilesScreen):
+                    return sorted(screen.table.marks)
+        return []
+
     async def action_quit(self) -> None:
         """Ask first if edits are unsaved; stop the receiver, then quit."""
         if self.unsaved_screens():

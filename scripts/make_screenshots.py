@@ -193,6 +193,8 @@ async def send() -> Path:
         screen = await settle_scan(pilot)
         app = pilot.app
         assert isinstance(app, DcmtuiApp)
+        app.services.scp.port = 0  # a free port: never clash with a real receiver
+        app.services.scp.bind = "127.0.0.1"
         port = await app.services.scp.start()
         node = Node(
             name="archive",

@@ -240,6 +240,13 @@ class NodesScreen(Screen[None]):
             id="nodes.query",
         ),
         Binding(
+            "t",
+            "send_marks",
+            "Send marks",
+            tooltip="Send the files marked in the Files screen (1) to this node",
+            id="nodes.send-marks",
+        ),
+        Binding(
             "D",
             "dcmtk",
             "DCMTK",
@@ -397,6 +404,23 @@ class NodesScreen(Screen[None]):
         await self.app.switch_mode("query")
         if isinstance(self.app.screen, QueryScreen):
             self.app.screen.select_node(node.name)
+
+    async def action_send_marks(self) -> None:
+        """Send the Files screen's marks to the node under the cursor."""
+        from dcmtui.screens.send import SendScreen
+
+        node = self.table.current
+        if node is None:
+            return
+        paths: list[str] = getattr(self.app, "marked_files", list)()
+        if not paths:
+            self.notify(
+                "No files marked: mark them in the Files screen (1) with space, "
+                "m (series) or M (study), then press t here.",
+                severity="warning",
+            )
+            return
+        await self.app.push_screen(SendScreen(self.services, node, paths))
 
     def action_dcmtk(self) -> None:
         if (node := self.table.current) is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from dcmtui.screens.nodes import NodesScreen
 from dcmtui.screens.send import NodePickerModal, SendScreen
 from dcmtui.services.nodes import NodeBook, parse_address
 from tests.factories import write_dicom
@@ -53,3 +54,41 @@ async def test_send_marks_to_node(tmp_path: Path) -> None:
     finally:
         peer.stop()
     assert len(list((tmp_path / "in").iterdir())) == 2
+
+
+async def test_send_marks_from_the_nodes_screen(tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    for i in range(3):
+        write_dicom(root / f"{i}.dcm", InstanceNumber=i)
+    peer = start_storescp(tmp_path / "in")
+    app = make_app(root)
+    book = NodeBook.in_folder(app.settings.config_dir)
+    book.add(parse_address("OTHER@127.0.0.1:1", name="first"))
+    book.add(parse_address(f"STORESCP@127.0.0.1:{peer.port}", name="store"))
+    try:
+        async with app.run_test(size=(120, 36)) as pilot:
+            files = await wait_scanned(pilot)
+            await pilot.press("3")
+            nodes = app.screen
+            assert isinstance(nodes, NodesScreen)
+            await wait_until(pilot, lambda: nodes.table.row_count == 2)
+            await pilot.press("t")  # nothing marked yet: a hint, no screen
+            await pilot.pause()
+            assert app.screen is nodes
+            assert any("No files marked" in n.message for n in app._notifications)
+            await pilot.press("1")
+            files.table.focus()
+            await pilot.press("space", "space", "space")
+            assert len(files.table.marks) == 3
+            await pilot.press("3", "down", "t")  # the node under the cursor
+            await wait_until(pilot, lambda: isinstance(app.screen, SendScreen))
+            screen = app.screen
+            assert isinstance(screen, SendScreen) and screen.node.name == "store"
+            summary = screen.query_one("#send-summary")
+            await wait_until(pilot, lambda: "Pre-flight" in str(summary.render()))
+            await pilot.press("s")
+            await wait_until(pilot, lambda: "Done" in str(summary.render()))
+            assert "Done: 3 sent" in str(summary.render())
+    finally:
+        peer.stop()
+    assert len(list((tmp_path / "in").iterdir())) == 3
