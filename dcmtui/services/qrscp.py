@@ -365,14 +365,16 @@ class QrService:
         command = pending_find_command(uid, int(event.request.MessageID))
         batch: list[bytes] = []
         size = count = 0
+        limit = 1  # the first answer at once, then growing batches
         try:
             for data in encoded:
                 count += 1
                 batch.append(data)
                 size += len(data) + len(command) + 12
-                if size >= _BATCH_BYTES:
+                if size >= limit:
                     writer.responses(context_id, command, batch)
                     batch, size = [], 0
+                    limit = min(limit * 4, _BATCH_BYTES)
                     if cancelled():
                         break
             if batch and not cancelled():

@@ -17,6 +17,8 @@ from pydicom import dcmread
 from dcmtui.config import QrSettings, Settings, load_settings
 from dcmtui.models import AssocEvent, Node
 from dcmtui.services.events import EventBus
+from dcmtui.services.fastread import read_record
+from dcmtui.services.files import Index
 from dcmtui.services.nodes import NodeBook
 from dcmtui.services.scp import StoreScp
 from dcmtui.services.worklist import Worklist
@@ -168,10 +170,23 @@ async def test_findscu_patient_root_image_level(pacs: Pacs, tmp_path: Path) -> N
 
 
 async def test_findscu_cancel_is_honoured(pacs: Pacs, tmp_path: Path) -> None:
+    # 5,000 instances in the index (one file, the rest index rows: a C-FIND
+    # on index keys never opens them), so the answers take long enough for
+    # findscu's C-CANCEL (sent after the first answer) to arrive mid-way.
     many = pacs.scp.store.root / "many"
-    for n in range(300):
-        write_dicom(many / f"{n}.dcm", pixels=False, PatientID="MANY")
-    index_folder(pacs.scp.settings.index_path, many)
+    write_dicom(many / "0.dcm", pixels=False, PatientID="MANY")
+    st = (many / "0.dcm").stat()
+    first = read_record(str(many / "0.dcm"), st.st_size, st.st_mtime_ns)
+    Index(pacs.scp.settings.index_path).upsert(
+        [
+            replace(
+                first,
+                path=str(many / f"{n}.dcm"),
+                sop_instance_uid=f"1.2.826.0.1.3680043.10.1453.99.{n}",
+            )
+            for n in range(5000)
+        ]
+    )
     done, found = await findscu(
         pacs,
         tmp_path / "f3",
@@ -184,7 +199,7 @@ async def test_findscu_cancel_is_honoured(pacs: Pacs, tmp_path: Path) -> None:
         "SOPInstanceUID",
     )
     assert done.returncode == 0, done.stderr
-    assert len(found) < 300
+    assert len(found) < 5000
     assert any(e.status == 0xFE00 for e in pacs.ops("c-find"))
 
 
