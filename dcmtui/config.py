@@ -7,24 +7,21 @@ platformdirs, overridable with ``DCMTUI_CONFIG_DIR``, ``DCMTUI_DATA_DIR`` and
 
 from __future__ import annotations
 
-import os
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any
 
+from dcmtui.paths import APP_NAME, folder
 from dcmtui.services.errors import ConfigError
 
-APP_NAME = "dcmtui"
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["APP_NAME", "Settings", "config_dir", "data_dir", "load_settings", "log_dir"]
 
 
 def _dir(env: str, kind: str) -> Path:
-    if value := os.environ.get(env):
-        return Path(value).expanduser()
-    import platformdirs
-
-    getter = getattr(platformdirs, f"user_{kind}_path")
-    return Path(getter(APP_NAME, appauthor=False))
+    return Path(folder(env, kind))
 
 
 def config_dir() -> Path:
@@ -261,13 +258,19 @@ def load_settings(path: Path | None = None) -> Settings:
     cfg_dir = config_dir()
     path = path or cfg_dir / "config.toml"
     try:
-        raw: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raw = {}
+        text = ""
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: cannot read: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    raw: dict[str, Any] = {}
+    if text:  # tomllib (a few ms to import) only when there is something to parse
+        import tomllib
+
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
     values: dict[str, Any] = {}
     for key, value in raw.items():
         expected = _FILE_KEYS.get(key)

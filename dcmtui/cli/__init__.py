@@ -10,25 +10,49 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
 from dcmtui import __version__
-from dcmtui.config import Settings, load_settings
-from dcmtui.services.errors import DcmtuiError
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from dcmtui.config import Settings
 
 PROG = "dcmtui"
 
 
-@dataclass(frozen=True)
 class Command:
-    """A headless subcommand."""
+    """A headless subcommand.
 
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace, Settings], int]
-    epilog: str = ""
+    A plain class, not a dataclass: this module is on every command's start-up
+    path, and ``import dataclasses`` costs several milliseconds.
+
+    Attributes:
+        help: One line for ``dcmtui --help``.
+        configure: Adds the command's arguments to its parser.
+        run: Runs the command with the parsed arguments and the settings.
+        epilog: Examples shown by ``dcmtui COMMAND --help``.
+        quick: Optional: runs the command before the settings are loaded and
+            logging is set up, with only what it needs imported; returns None
+            when it cannot do this invocation (then ``run`` does it).
+    """
+
+    __slots__ = ("configure", "epilog", "help", "quick", "run")
+
+    def __init__(
+        self,
+        help: str,
+        configure: Callable[[argparse.ArgumentParser], None],
+        run: Callable[[argparse.Namespace, Settings], int],
+        epilog: str = "",
+        quick: Callable[[argparse.Namespace], int | None] | None = None,
+    ) -> None:
+        self.help = help
+        self.configure = configure
+        self.run = run
+        self.epilog = epilog
+        self.quick = quick
 
 
 COMMAND_MODULES: dict[str, str] = {
@@ -74,16 +98,59 @@ def _commands() -> dict[str, Command]:
     return {name: _command(name) for name in COMMAND_MODULES}
 
 
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's formatter without ``import shutil`` (argparse makes one for
+    every ``add_argument``, and shutil brings zlib, bz2 and lzma): the width
+    is found the way ``shutil.get_terminal_size`` finds it."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            import os
+
+            try:
+                columns = int(os.environ["COLUMNS"])
+            except (KeyError, ValueError):
+                columns = 0
+            if columns <= 0:
+                try:
+                    columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+                except (AttributeError, ValueError, OSError):
+                    columns = 0
+            width = (columns or 80) - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+class _MainParser(argparse.ArgumentParser):
+    """The top-level parser: its epilog lists every command, which means
+    importing every command module, so it is made only when help is shown
+    (``dcmtui --version`` and ``dcmtui PATH`` import none of them)."""
+
+    def format_help(self) -> str:
+        if self.epilog is None:
+            commands = "\n".join(
+                f"  {name:<10} {cmd.help}" for name, cmd in _commands().items()
+            )
+            self.epilog = (
+                f"commands (dcmtui COMMAND --help):\n{commands}\n\n"
+                "examples:\n  dcmtui --demo\n  dcmtui /srv/dicom\n"
+                "  dcmtui index /srv/dicom"
+            )
+        return super().format_help()
+
+
 def _main_parser() -> argparse.ArgumentParser:
-    commands = "\n".join(
-        f"  {name:<10} {cmd.help}" for name, cmd in _commands().items()
-    )
-    parser = argparse.ArgumentParser(
+    from pathlib import Path
+
+    parser = _MainParser(
         prog=PROG,
         description="The DICOM Toolkit in the terminal.",
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog=f"commands (dcmtui COMMAND --help):\n{commands}\n\n"
-        "examples:\n  dcmtui --demo\n  dcmtui /srv/dicom\n  dcmtui index /srv/dicom",
+        formatter_class=_Formatter,
     )
     parser.add_argument(
         "path",
@@ -115,7 +182,7 @@ def _command_parser(name: str, command: Command) -> argparse.ArgumentParser:
         prog=f"{PROG} {name}",
         description=command.help,
         epilog=command.epilog,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_Formatter,
     )
     command.configure(parser)
     return parser
@@ -140,18 +207,29 @@ def main(argv: list[str] | None = None) -> int:
         if argv and argv[0] in COMMAND_MODULES:
             command = _command(argv[0])
             args = _command_parser(argv[0], command).parse_args(argv[1:])
+            if command.quick is not None:
+                code = command.quick(args)
+                if code is not None:
+                    return code
             settings = _startup()
             return command.run(args, settings)
         args = _main_parser().parse_args(argv)
         settings = _startup()
         return _run_app(args, settings)
-    except DcmtuiError as exc:
-        return _fail(str(exc))
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        # imported here: errors.py brings pathlib, which a quick command
+        # may not need at all
+        from dcmtui.services.errors import DcmtuiError
+
+        if isinstance(exc, DcmtuiError):
+            return _fail(str(exc))
+        raise
 
 
 def _startup() -> Settings:
+    from dcmtui.config import load_settings
     from dcmtui.logs import setup_logging
 
     settings = load_settings()
@@ -160,6 +238,8 @@ def _startup() -> Settings:
 
 
 def _run_app(args: argparse.Namespace, settings: Settings) -> int:
+    from pathlib import Path
+
     from dcmtui.services.files import resolve_root
 
     if args.demo:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 from dcmtui.cli import Command
-from dcmtui.config import Settings
 
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
+    from dcmtui.config import Settings
     from dcmtui.models import Node, RetrieveProgress, SendProgress
+    from dcmtui.services.echo_fast import QuickEchoFailed
     from dcmtui.services.scu import Scu
 
 
@@ -61,6 +60,130 @@ def _configure_echo(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _ae_or_none(value: str) -> str | None:
+    """``value`` stripped when nodes.check_ae_title would accept it as it is
+    (None when it would raise: the general path then says why)."""
+    stripped = value.strip(" ")
+    ok = (
+        0 < len(stripped) <= 16
+        and "\\" not in stripped
+        and stripped.isascii()
+        and stripped.isprintable()
+    )
+    return stripped if ok else None
+
+
+def quick_address(text: str) -> tuple[str, str, int] | None:
+    """(AE title, host, port) of an ``AET@host:port`` that nodes.parse_address
+    would accept as it is, or None (then the general path parses it, and says
+    what is wrong). tests/cli/test_echo_quick.py holds the two together."""
+    import re  # argparse has imported it already
+
+    text = text.strip()
+    match = re.match(r"^([^@]+)@(\[[^\]]+\]|[^:@]+):(\d+)$", text)
+    if match is None or not text.isprintable():
+        return None
+    aet, host, port = match[1], match[2].strip("[]").strip(), int(match[3])
+    if not host or any(c.isspace() for c in host) or not host.isprintable():
+        return None
+    ae = _ae_or_none(aet)
+    if ae is None or not 1 <= port <= 65535:
+        return None
+    return ae, host, port
+
+
+def _names_a_node(folder: str, text: str) -> bool:
+    """Whether the address book in ``folder`` might hold a node named ``text``
+    (a name with ``@`` and ``:`` is a quoted key holding those characters as
+    they are, unless written with escapes). True when it cannot be read."""
+    import os
+
+    try:
+        with open(os.path.join(folder, "nodes.toml"), "rb") as f:
+            book = f.read()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return text.encode("utf-8") in book or b"\\u" in book or b"\\U" in book
+
+
+def _quick_echo(args: argparse.Namespace) -> int | None:
+    """``dcmtui echo AET@host:port`` over services.echo_fast, before any
+    settings are loaded: None when this invocation needs the general path (a
+    node name, TLS, --dcmtk, a config.toml to check, anything unusual)."""
+    import os
+
+    from dcmtui.paths import CONFIG_FILE, config_folder
+
+    if args.dcmtk or args.timeout <= 0:
+        return None
+    target = quick_address(args.node)
+    calling = _ae_or_none(args.calling_ae) if args.calling_ae else "DCMTUI"
+    if target is None or calling is None:
+        return None
+    folder = config_folder()
+    if os.path.exists(os.path.join(folder, CONFIG_FILE)) or _names_a_node(
+        folder, args.node.strip()
+    ):
+        return None
+    from dcmtui.services import echo_fast
+    from dcmtui.services.text import visible
+
+    ae, host, port = target
+    failed = 0
+    for _ in range(max(1, args.repeat)):
+        started = _monotonic()
+        try:
+            ms = echo_fast.echo(
+                host,
+                port,
+                calling=calling,
+                called=ae,
+                timeout=args.timeout,
+                max_pdu=1_048_576,  # scu.DEFAULT_MAX_PDU: an address sets none
+            )
+        except echo_fast.QuickEchoFailed as failure:
+            failed += 1
+            detail = _quick_failure_words(args, failure, started)
+            print(f"dcmtui: error: {visible(detail)}", file=sys.stderr)
+            continue
+        print(f"{visible(f'{ae}@{host}:{port}')}: C-ECHO OK in {ms:.1f} ms")
+    return 1 if failed else 0
+
+
+def _monotonic() -> float:
+    import time
+
+    return time.monotonic()
+
+
+def _quick_failure_words(
+    args: argparse.Namespace, failure: QuickEchoFailed, started: float
+) -> str:
+    """What the general path (Scu.echo_sync) says for the same failure."""
+    from dataclasses import replace
+
+    from dcmtui.services.nodes import parse_address
+    from dcmtui.services.scu import DEFAULT_MAX_PDU, Scu
+
+    assert DEFAULT_MAX_PDU == 1_048_576
+    node = parse_address(args.node)
+    if args.calling_ae:
+        node = replace(node, calling_ae=args.calling_ae.strip(" "))
+    scu = Scu(timeout=args.timeout)
+    if failure.stage == "request":
+        assert failure.error is not None
+        error, _ = scu.request_failure(node, failure.error, started)
+    elif failure.stage == "nothing-accepted":
+        error = scu.nothing_accepted(node, failure.contexts)
+    elif failure.stage == "echo":
+        error = scu.aborted(node, "the C-ECHO")
+    else:
+        error = scu.echo_status_failure(node, failure.status)
+    return str(error)
+
+
 def _run_echo(args: argparse.Namespace, settings: Settings) -> int:
     from dcmtui.services import dcmtk_cmd
     from dcmtui.services.text import visible
@@ -79,6 +202,8 @@ def _run_echo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _configure_send(parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path
+
     _node_args(parser)
     parser.add_argument("paths", nargs="+", type=Path, help="files and folders")
     parser.add_argument(
@@ -203,6 +328,7 @@ def _configure_find(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_find(args: argparse.Namespace, settings: Settings) -> int:
+    import asyncio
     import json
 
     from dcmtui.services import dcmtk_cmd
@@ -248,6 +374,8 @@ def _progress_line(progress: RetrieveProgress) -> str:
 def _retrieve(
     args: argparse.Namespace, iterator: AsyncIterator[RetrieveProgress]
 ) -> int:
+    import asyncio
+
     async def run() -> RetrieveProgress | None:
         last = None
         async for progress in iterator:
@@ -297,6 +425,8 @@ def _run_move(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _configure_get(parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path
+
     _query_args(parser)
     parser.add_argument(
         "-o",
@@ -312,6 +442,7 @@ def _configure_get(parser: argparse.ArgumentParser) -> None:
 def _run_get(args: argparse.Namespace, settings: Settings) -> int:
     import shutil
     import tempfile
+    from pathlib import Path
 
     from dcmtui.services import dcmtk_cmd
     from dcmtui.services.scu_qr import Retriever
@@ -355,6 +486,7 @@ COMMANDS: dict[str, Command] = {
         help="C-ECHO a node: is it there, does it answer, how fast",
         configure=_configure_echo,
         run=_run_echo,
+        quick=_quick_echo,
         epilog="examples:\n  dcmtui echo PACS\n  dcmtui echo ORTHANC@10.0.0.7:4242",
     ),
     "send": Command(

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pynetdicom.association import Association
     from pynetdicom.presentation import PresentationContext
 
-    from dcmtui.services.dimse_fast import FastAssociation, Proposal
+    from dcmtui.services.dimse_fast import FastAssociation, Negotiated, Proposal
 
 LOGGER = logging.getLogger(__name__)
 MAX_CONTEXTS = 128
@@ -439,6 +439,73 @@ class Scu:
             "cannot handle",
         )
 
+    def request_failure(
+        self, node: Node, exc: BaseException, started: float
+    ) -> tuple[AssociationFailed, str]:
+        """The error, and the event kind, for an association request of the
+        small upper layer (dimse_fast's, or the quick echo's) that failed.
+
+        Args:
+            node: The peer.
+            exc: ConnectFailed, Rejected, Aborted, or an OSError.
+            started: ``time.monotonic()`` when the request began (an abort
+                that took the whole timeout is a timeout).
+        """
+        from dcmtui.services.dimse_fast import Aborted, ConnectFailed, Rejected
+
+        if isinstance(exc, ConnectFailed):
+            return self.connect_failure(node), "failed"
+        if isinstance(exc, Rejected):
+            failure = self.reject_failure(node, exc.result, exc.source, exc.reason)
+            return failure, "rejected"
+        if isinstance(exc, Aborted):
+            if time.monotonic() - started >= self.timeout - 0.05:
+                return AssociationFailed(
+                    node,
+                    "the node accepted the connection but did not answer the "
+                    f"association request within {self.timeout:g} s",
+                    "Check that this port speaks DICOM (not TLS or HTTP), and "
+                    "that the node is not overloaded",
+                ), "failed"
+            return AssociationFailed(
+                node,
+                "the node aborted or closed the connection without answering "
+                "the association request",
+                "Check the node's log: it may refuse our AE title, address "
+                "or TLS settings, or be overloaded",
+            ), "failed"
+        return AssociationFailed(  # TLS files unreadable, for one
+            node, f"cannot set up the connection: {exc}", "Check the TLS files"
+        ), "failed"
+
+    def nothing_accepted(
+        self, node: Node, contexts: Sequence[Negotiated]
+    ) -> AssociationFailed:
+        """The error for an association on which no proposed context was accepted."""
+        listed = "; ".join(
+            f"{_uid_name(cx.abstract_syntax)} "
+            f"({', '.join(_uid_name(t) for t in cx.proposed)})"
+            for cx in contexts[:4]
+        ) + (" ..." if len(contexts) > 4 else "")
+        return AssociationFailed(
+            node,
+            "no presentation context accepted: the node supports none of "
+            f"the SOP classes and transfer syntaxes proposed ({listed})",
+            "Configure the node to accept this SOP class and transfer "
+            "syntax, or convert the files to a transfer syntax it accepts",
+        )
+
+    def echo_status_failure(self, node: Node, code: int | None) -> AssociationFailed:
+        """The error for a C-ECHO answered with a status other than success."""
+        return AssociationFailed(
+            node,
+            f"C-ECHO answered with status 0x{code:04X}"
+            if code is not None
+            else "C-ECHO answered without a status",
+            "Check the node's log",
+            status=code,
+        )
+
     def open_fast(
         self, node: Node, proposals: list[Proposal], what: str
     ) -> tuple[FastAssociation, str]:
@@ -481,39 +548,9 @@ class Scu:
                 tls=tls[0] if tls else None,
                 max_pdu=node.max_pdu or DEFAULT_MAX_PDU,
             )
-        except ConnectFailed as exc:
-            failure = scu.connect_failure(node)
-            kind = "failed"
+        except (ConnectFailed, Rejected, Aborted, OSError) as exc:
+            failure, kind = scu.request_failure(node, exc, started)
             cause: BaseException = exc
-        except Rejected as exc:
-            failure = scu.reject_failure(node, exc.result, exc.source, exc.reason)
-            kind = "rejected"
-            cause = exc
-        except Aborted as exc:
-            if time.monotonic() - started >= scu.timeout - 0.05:
-                failure = AssociationFailed(
-                    node,
-                    "the node accepted the connection but did not answer the "
-                    f"association request within {scu.timeout:g} s",
-                    "Check that this port speaks DICOM (not TLS or HTTP), and "
-                    "that the node is not overloaded",
-                )
-            else:
-                failure = AssociationFailed(
-                    node,
-                    "the node aborted or closed the connection without answering "
-                    "the association request",
-                    "Check the node's log: it may refuse our AE title, address "
-                    "or TLS settings, or be overloaded",
-                )
-            kind = "failed"
-            cause = exc
-        except OSError as exc:  # TLS files unreadable, for one
-            failure = AssociationFailed(
-                node, f"cannot set up the connection: {exc}", "Check the TLS files"
-            )
-            kind = "failed"
-            cause = exc
         else:
             results = tuple(
                 ContextResult(
@@ -525,18 +562,7 @@ class Scu:
             )
             if not any(cx.result == 0 for cx in assoc.contexts):
                 assoc.abort()
-                listed = "; ".join(
-                    f"{_uid_name(cx.abstract_syntax)} "
-                    f"({', '.join(_uid_name(t) for t in cx.proposed)})"
-                    for cx in assoc.contexts[:4]
-                ) + (" ..." if len(assoc.contexts) > 4 else "")
-                failure = AssociationFailed(
-                    node,
-                    "no presentation context accepted: the node supports none of "
-                    f"the SOP classes and transfer syntaxes proposed ({listed})",
-                    "Configure the node to accept this SOP class and transfer "
-                    "syntax, or convert the files to a transfer syntax it accepts",
-                )
+                failure = scu.nothing_accepted(node, assoc.contexts)
                 scu._emit(
                     assoc_id, node, "aborted", detail=failure.cause, contexts=results
                 )
@@ -570,14 +596,7 @@ class Scu:
             assoc.release()
             self._emit(assoc_id, node, "released")
             if code != 0:
-                raise AssociationFailed(
-                    node,
-                    f"C-ECHO answered with status 0x{code:04X}"
-                    if code is not None
-                    else "C-ECHO answered without a status",
-                    "Check the node's log",
-                    status=code,
-                )
+                raise self.echo_status_failure(node, code)
         except AssociationFailed as exc:
             return EchoResult(
                 node=node.name,
