@@ -110,6 +110,9 @@ async def screen_timings(path: Path) -> dict[str, float]:
     from dcmtui.screens.dump import DumpScreen
     from dcmtui.services.container import Services
 
+    from dcmtui.app import tune_gc
+
+    tune_gc()  # as DcmtuiApp.run does for the real app
     settings = load_settings()
     # An empty folder for the Files screen: the benchmark folder may hold other
     # benchmarks' corpora (10,000 files), whose indexing would be timed too.
