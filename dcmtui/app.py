@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -95,6 +96,13 @@ def tune_gc() -> None:
 
 _gc_tuned = False
 
+#: Modules imported in the background after start-up (see ``_preload``).
+PRELOAD = (
+    "dcmtui.screens.dump",
+    "dcmtui.services.edit",
+    "dcmtui.services.dataset_view",
+)
+
 
 class DcmtuiApp(App[None]):
     """The dcmtui application."""
@@ -162,6 +170,18 @@ class DcmtuiApp(App[None]):
         if self.listen_port is not None:
             self.run_worker(self._start_receiver(), exit_on_error=False)
         self.switch_mode(MODE_SPECS[0].name)
+        self.set_timer(1.0, self._preload)
+
+    def _preload(self) -> None:
+        """Import, in a thread once the first screen is up, what opening a
+        file needs (the Dataset screen and its services): enter on a file
+        then does not pay for the imports."""
+
+        def load() -> None:
+            for name in PRELOAD:
+                importlib.import_module(name)
+
+        self.run_worker(load, thread=True, group="preload", exit_on_error=False)
 
     async def _start_receiver(self) -> None:
         scp = self.services.scp
