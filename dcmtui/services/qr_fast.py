@@ -32,7 +32,7 @@ import threading
 import time
 from typing import Any
 
-from dcmtui.services.dimse_fast import add_command_fragments, parse_command
+from dcmtui.services.dimse_fast import FileMeta, add_command_fragments, parse_command
 
 LOGGER = logging.getLogger(__name__)
 PENDING = 0xFF00
@@ -162,6 +162,15 @@ class _Writer:
         if data is not None:
             self.dataset(context_id, memoryview(data))
 
+    @staticmethod
+    def pdu(context_id: int, command: bytes, data: bytes | None = None) -> bytes:
+        """One P-DATA-TF holding a command set and its (small) data set."""
+        parts = [struct.pack(">IBB", len(command) + 2, context_id, 0x03), command]
+        if data is not None:
+            parts += [struct.pack(">IBB", len(data) + 2, context_id, 0x02), data]
+        body = b"".join(parts)
+        return struct.pack(">BBI", 0x04, 0, len(body)) + body
+
     def responses(self, context_id: int, command: bytes, datas: list[bytes]) -> None:
         """Several messages with the same command set, in one write."""
         out: list[bytes] = []
@@ -212,7 +221,17 @@ class FastResponses:
         dimse = assoc.dimse
         original = dimse.send_msg
 
+        answered: set[int] = set()
+        assoc.dcmtui_answered = answered
+
         def send_msg(primitive: Any, context_id: int) -> None:
+            if (
+                answered
+                and type(primitive).__name__ == "C_GET"
+                and primitive.MessageIDBeingRespondedTo in answered
+            ):  # FastGet sent every response of this C-GET itself
+                answered.discard(primitive.MessageIDBeingRespondedTo)
+                return
             encoded = response_command(primitive)
             if encoded is None:
                 original(primitive, context_id)
@@ -229,13 +248,24 @@ class FastResponses:
         return True
 
     @staticmethod
+    def answered(assoc: Any, message_id: int) -> None:
+        """Drop pynetdicom's final response to request ``message_id``: we
+        sent it."""
+        assoc.dcmtui_answered.add(message_id)
+
+    @staticmethod
     def writer(assoc: Any) -> _Writer:
         """The writer of an association ``install`` returned True for."""
         return assoc.dcmtui_writer
 
 
 class FastGet:
-    """C-STORE sub-operations of a C-GET, on the association's own socket."""
+    """C-STORE sub-operations of a C-GET, on the association's own socket.
+
+    While the lane holds the socket (``hold``), pynetdicom's DUL thread sees
+    no socket to read and waits on an event instead of polling, so the
+    sub-operations are not slowed by a second thread contending for the GIL.
+    """
 
     def __init__(self, assoc: Any) -> None:
         self.assoc = assoc
@@ -248,24 +278,59 @@ class FastGet:
         self.dead = False
         """The association was lost: no more sub-operations."""
         self.held = False
+        self.last_size = 0
+        """Size of the file the last ``store`` sent."""
+        self._queued: list[bytes] = []
         self._contexts: dict[tuple[str, str], int | None] = {}
         self._last_tick = time.monotonic()
+        self._buffer = bytearray(_READ_BLOCK)
         # A reactor pass that saw the socket just before hold() could still
         # call recv: it waits here until the socket is given back.
         self._free = threading.Event()
         self._free.set()
-        reader = self.sock.recv
+        dul = assoc.dul
+        self._dul = dul
+        self._reader = self.sock.recv
+        self._transport_event = dul.__dict__.get("_is_transport_event")
+        reader = self._reader
+        looks = dul._is_transport_event
+        free = self._free
 
         def guarded(count: int) -> Any:
-            self._free.wait()
+            free.wait()
             return reader(count)
 
+        def transport_event() -> bool:
+            if not free.is_set():  # held: sleep until given back (or a while)
+                free.wait(0.05)
+                return False
+            return bool(looks())
+
         self.sock.recv = guarded
+        dul._is_transport_event = transport_event
 
     @staticmethod
     def possible(assoc: Any) -> bool:
         """True on a plain TCP association."""
         return _raw_socket(assoc) is not None
+
+    def close(self) -> None:
+        """Give the socket back and undo what __init__ hooked.
+
+        Raises:
+            LaneClosed: What was queued could not be sent.
+        """
+        try:
+            self.release()
+        finally:
+            self._unhook()
+
+    def _unhook(self) -> None:
+        self.sock.recv = self._reader
+        if self._transport_event is None:
+            self._dul.__dict__.pop("_is_transport_event", None)
+        else:
+            self._dul._is_transport_event = self._transport_event
 
     # -- holding the socket ---------------------------------------------------
 
@@ -277,7 +342,17 @@ class FastGet:
             self.held = True
 
     def release(self) -> None:
-        """Give the socket back to the DUL thread."""
+        """Send what is queued; give the socket back to the DUL thread.
+
+        Raises:
+            LaneClosed: The association is gone (the socket is given back).
+        """
+        try:
+            self.flush()
+        finally:
+            self._give_back()
+
+    def _give_back(self) -> None:
         if self.held:
             self.sock.socket = self.raw
             self.held = False
@@ -291,11 +366,32 @@ class FastGet:
             with contextlib.suppress(Exception):
                 self.assoc.dul._idle_timer.restart()
 
+    # -- writing ----------------------------------------------------------------
+
+    def queue(self, data: bytes) -> None:
+        """Send ``data`` with the next write (a Pending C-GET response goes
+        out with the next C-STORE request)."""
+        self._queued.append(data)
+
+    def flush(self) -> None:
+        """Send what is queued.
+
+        Raises:
+            LaneClosed: The association is gone.
+        """
+        if self._queued:
+            data, self._queued = b"".join(self._queued), []
+            try:
+                self.raw.sendall(data)
+            except OSError as exc:
+                raise LaneClosed(str(exc)) from exc
+
     # -- reading ----------------------------------------------------------------
 
-    def _exact(self, count: int) -> bytes:
-        buf = bytearray(count)
-        view = memoryview(buf)
+    def _exact(self, count: int) -> memoryview:
+        if count > len(self._buffer):
+            self._buffer = bytearray(count)
+        view = memoryview(self._buffer)[:count]
         got = 0
         while got < count:
             try:
@@ -305,13 +401,15 @@ class FastGet:
             if not n:
                 raise LaneClosed("the peer closed the connection")
             got += n
-        return bytes(buf)
+        return view
 
     def _read_command(self) -> dict[int, bytes]:
         command = bytearray()
         while True:
             kind, _, length = struct.unpack(">BBI", self._exact(6))
-            body = self._exact(length)
+            if length > _MAX_COMMAND_PDU:
+                raise LaneClosed(f"the peer sent a PDU of {length} bytes mid-retrieve")
+            body = bytes(self._exact(length))
             if kind != 0x04:
                 raise LaneClosed(f"the peer sent PDU type {kind:#04x} mid-retrieve")
             if add_command_fragments(body, command):
@@ -336,42 +434,201 @@ class FastGet:
         return self._contexts[key]
 
     def store(self, path: str, message_id: int) -> int | None:
-        """Send one file; return the C-STORE status, or None when this file
-        needs pynetdicom (no context for its transfer syntax).
+        """Send one file, streamed from the file in PDU-sized pieces; return
+        the C-STORE status, or None when this file needs pynetdicom (no
+        context for its transfer syntax).
 
         Raises:
             LaneClosed: The association is gone.
             OSError: The file cannot be read.
         """
-        from dcmtui.services.dimse_fast import read_meta
-
-        try:
-            meta = read_meta(path)
-        except ValueError as exc:
-            raise OSError(str(exc)) from exc
-        context_id = self._context(meta.sop_class, meta.transfer_syntax)
-        if context_id is None:
-            return None
-        self.hold()
-        self._tick()
-        command = store_command(meta.sop_class, meta.sop_instance, message_id)
         with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size - meta.offset
-            handle.seek(meta.offset)
-            data = handle.read(size)
-        try:
-            self.writer.message(context_id, command, data)
-            while True:
-                response = self._read_command()
-                field = _u16(response.get(0x0100))
-                if field == 0x0FFF:  # C-CANCEL-RQ for the C-GET
-                    self.cancel_seen = True
-                    continue
-                if field != 0x8001:
-                    raise LaneClosed(f"unexpected command {field:#06x} mid-retrieve")
-                return _u16(response.get(0x0900), 0xC000)
-        except OSError as exc:
-            raise LaneClosed(str(exc)) from exc
+            head = handle.read(_READ_BLOCK)
+            meta = meta_from_bytes(head)
+            if meta is None:  # a meta group longer than the first block
+                from dcmtui.services.dimse_fast import read_meta
+
+                try:
+                    meta = read_meta(path)
+                except ValueError as exc:
+                    raise OSError(str(exc)) from exc
+            context_id = self._context(meta.sop_class, meta.transfer_syntax)
+            if context_id is None:
+                return None
+            self.hold()
+            self._tick()
+            self.last_size = os.fstat(handle.fileno()).st_size
+            size = self.last_size - meta.offset
+            command = store_command(meta.sop_class, meta.sop_instance, message_id)
+            limit = self.writer.max_value
+            try:
+                if len(head) - meta.offset == size and (
+                    size + len(command) + 12 <= limit
+                ):  # all of it in one P-DATA-TF, with what is queued
+                    data = head[meta.offset :]
+                    self._queued += [
+                        struct.pack(">BBI", 0x04, 0, len(command) + len(data) + 12),
+                        struct.pack(">IBB", len(command) + 2, context_id, 0x03),
+                        command,
+                        struct.pack(">IBB", len(data) + 2, context_id, 0x02),
+                        data,
+                    ]
+                    self.flush()
+                else:
+                    self._queued += [
+                        struct.pack(">BBI", 0x04, 0, len(command) + 6),
+                        struct.pack(">IBB", len(command) + 2, context_id, 0x03),
+                        command,
+                    ]
+                    self.flush()
+                    self._stream(handle, context_id, meta.offset, size, limit)
+                while True:
+                    response = self._read_command()
+                    field = _u16(response.get(0x0100))
+                    if field == 0x0FFF:  # C-CANCEL-RQ for the C-GET
+                        self.cancel_seen = True
+                        continue
+                    if field != 0x8001:
+                        raise LaneClosed(
+                            f"unexpected command {field:#06x} mid-retrieve"
+                        )
+                    return _u16(response.get(0x0900), 0xC000)
+            except LaneClosed:
+                self.dead = True
+                raise
+            except OSError as exc:  # writing failed, or the file shrank
+                self.dead = True
+                raise LaneClosed(str(exc)) from exc
+
+    def _stream(
+        self, handle: Any, context_id: int, offset: int, size: int, limit: int
+    ) -> None:
+        """The data set, ``size`` bytes from ``offset``, in P-DATA-TF PDUs of
+        at most ``limit`` bytes of value, one buffer reused."""
+        handle.seek(offset)
+        buffer = bytearray(min(limit, max(size, 1)))
+        view = memoryview(buffer)
+        left = size
+        if not left:
+            self.raw.sendall(struct.pack(">BBIIBB", 0x04, 0, 6, 2, context_id, 0x02))
+            return
+        while left:
+            want = min(limit, left)
+            got = handle.readinto(view[:want])
+            if got != want:
+                raise LaneClosed("the file is shorter than it was")
+            left -= got
+            head = struct.pack(
+                ">BBIIBB", 0x04, 0, got + 6, got + 2, context_id, 0 if left else 2
+            )
+            self._send(head, view[:got])
+
+    def _send(self, head: bytes, body: memoryview) -> None:
+        sent = self.raw.sendmsg([head, body])
+        total = len(head) + len(body)
+        if sent < total:
+            rest = (
+                bytes(head[sent:]) + bytes(body)
+                if sent < len(head)
+                else body[sent - len(head) :]
+            )
+            self.raw.sendall(rest)
+
+
+def meta_from_bytes(data: bytes) -> FileMeta | None:
+    """The file meta group of a Part 10 file from its first bytes; None when
+    they do not hold all of it.
+
+    Raises:
+        OSError: Not a DICOM file with a file meta group, or a damaged one.
+    """
+    if len(data) < 140 or data[128:132] != b"DICM":
+        raise OSError("not a DICOM file with a file meta group")
+    values: dict[int, bytes] = {}
+    pos = 132
+    while True:
+        if len(data) < pos + 8:
+            return None
+        group, elem = struct.unpack_from("<HH", data, pos)
+        if group != 2:
+            break
+        vr = data[pos + 4 : pos + 6]
+        if vr in _LONG_META_VRS:
+            if len(data) < pos + 12:
+                return None
+            (length,) = struct.unpack_from("<I", data, pos + 8)
+            start = pos + 12
+        else:
+            (length,) = struct.unpack_from("<H", data, pos + 6)
+            start = pos + 8
+        end = start + length
+        if end - 132 > 65536:
+            raise OSError("damaged file meta group")
+        if end > len(data):
+            return None
+        values[elem] = data[start:end]
+        pos = end
+
+    def text(elem: int) -> str:
+        return values.get(elem, b"").rstrip(b"\0 ").decode("ascii", "replace")
+
+    meta = FileMeta(text(0x0002), text(0x0003), text(0x0010), pos)
+    if not (meta.sop_class and meta.sop_instance and meta.transfer_syntax):
+        raise OSError("the file meta group lacks a SOP class, instance or syntax")
+    return meta
+
+
+_LONG_META_VRS = {
+    b"OB",
+    b"OW",
+    b"OF",
+    b"SQ",
+    b"UT",
+    b"UN",
+    b"UC",
+    b"UR",
+    b"OD",
+    b"OL",
+    b"OV",
+}
+_READ_BLOCK = 65536
+_MAX_COMMAND_PDU = 1 << 20
+
+
+def get_response_command(
+    sop_class: str,
+    message_id: int,
+    status: int,
+    counts: tuple[int | None, int, int, int],
+    identifier: bool,
+) -> bytes:
+    """A C-GET-RSP command set; ``counts``: remaining (None: left out),
+    completed, failed, warning."""
+    elements = [
+        (0x0002, _text(sop_class, b"\0")),
+        (0x0100, _us(0x8010)),
+        (0x0120, _us(message_id)),
+        (0x0800, _us(0x0001 if identifier else 0x0101)),
+        (0x0900, _us(status)),
+    ]
+    for elem, value in zip((0x1020, 0x1021, 0x1022, 0x1023), counts, strict=True):
+        if value is not None:
+            elements.append((elem, _us(value)))
+    return _command(elements)
+
+
+def uid_list(uids: list[str], implicit: bool) -> bytes:
+    """An identifier holding only Failed SOP Instance UID List (0008,0058),
+    little endian (as many UIDs as fit an explicit VR length)."""
+    value = "\\".join(uids).encode("ascii", "replace")
+    if not implicit and len(value) > 0xFFFE:
+        value = value[: value.rfind(b"\\", 0, 0xFFFE)]
+    if len(value) % 2:
+        value += b"\0"
+    head = struct.pack("<HH", 0x0008, 0x0058)
+    if implicit:
+        return head + struct.pack("<I", len(value)) + value
+    return head + b"UI" + struct.pack("<H", len(value)) + value
 
 
 def _u16(raw: bytes | None, default: int = 0) -> int:

@@ -34,7 +34,9 @@ from dcmtui.services.qr_fast import (
     FastGet,
     FastResponses,
     LaneClosed,
+    get_response_command,
     pending_find_command,
+    uid_list,
 )
 from dcmtui.services.qr_match import Instance, QueryError, StoreQuery
 from dcmtui.services.worklist import Worklist
@@ -78,6 +80,7 @@ SUCCESS = 0x0000
 MOVE_DESTINATION_UNKNOWN = 0xA801
 NOT_AUTHORISED = 0x0124
 UNABLE_TO_PROCESS = 0xC001
+_STORE_WARNINGS = (0x0001, 0xB000, 0xB006, 0xB007)
 
 
 def extensions_for(scp: StoreScp) -> list[Any]:
@@ -525,23 +528,153 @@ class QrService:
             yield 1
             yield _status(UNABLE_TO_PROCESS, "the retrieve failed"), None
             return
+        syntax = str(event.context.transfer_syntax)
+        if (
+            FastGet.possible(assoc)
+            and syntax in _IDENTIFIER_SYNTAXES[:2]
+            and FastResponses.install(assoc)
+        ):
+            self._get_fast(event, uid, instances, what, syntax)
+            yield 0  # all answered: pynetdicom's own final response is dropped
+            return
         counts = _Counts()
-        lane = None
-        if FastGet.possible(assoc) and FastResponses.install(assoc):
-            lane = FastGet(assoc)
         self._sender(
             assoc,
             counts,
             "C-GET",
             lambda **values: self.scp.emit_for(assoc, "c-store", **values),
-            lane,
         )
         yield len(instances)
+        yield from self._retrieve(event, "get", instances, counts, what)
+
+    def _get_fast(
+        self, event: Any, uid: str, instances: list[Instance], what: str, syntax: str
+    ) -> None:
+        """The whole C-GET on the association's socket: each sub-operation,
+        a Pending response after each, and the final response."""
+        assoc = event.assoc
+        lane = FastGet(assoc)
+        counts = _Counts()
+        failed: list[str] = []
+        cancelled = _Cancelled(event, lane)
+        request_id = int(event.request.MessageID)
+        context_id = int(event.context.context_id)
+        total = len(instances)
+        started = time.monotonic()
+        done = 0
+        status = SUCCESS
+
+        def emit(**values: Any) -> None:
+            self.scp.emit_for(assoc, "c-store", **values)
+
         try:
-            yield from self._retrieve(event, "get", instances, counts, what, lane)
+            for done, item in enumerate(instances, 1):
+                if cancelled():
+                    status = CANCEL
+                    done -= 1
+                    break
+                sub_id = (request_id + done - 1) % 65535 + 1
+                try:
+                    code = lane.store(item.path, sub_id)
+                    size = lane.last_size
+                    if code is None:  # no context for its syntax: pynetdicom
+                        lane.release()
+                        code, size = self._store_slowly(assoc, item, sub_id)
+                except LaneClosed as exc:
+                    counts.failed += 1
+                    emit(status=0xA700, detail=f"C-GET sub-operation failed: {exc}")
+                    raise
+                except Exception as exc:  # the file cannot be read
+                    code, size = 0xA700, 0
+                    LOGGER.warning("query/retrieve: cannot send %s: %s", item.path, exc)
+                if code == 0:
+                    counts.completed += 1
+                    counts.nbytes += size
+                elif code in _STORE_WARNINGS:
+                    counts.warning += 1
+                else:
+                    counts.failed += 1
+                    failed.append(item.sop_instance_uid)
+                emit(
+                    status=code,
+                    nbytes=size,
+                    detail=f"sent by C-GET: {item.sop_instance_uid}",
+                )
+                lane.queue(
+                    lane.writer.pdu(
+                        context_id,
+                        get_response_command(
+                            uid,
+                            request_id,
+                            PENDING,
+                            (
+                                total - done,
+                                counts.completed,
+                                counts.failed,
+                                counts.warning,
+                            ),
+                            False,
+                        ),
+                    )
+                )
+            if status != CANCEL and (counts.failed or counts.warning):
+                status = 0xA702 if counts.failed == total else 0xB000
+            remaining = total - done if status == CANCEL else None
+            identifier = (
+                uid_list(failed, syntax == _IDENTIFIER_SYNTAXES[1])
+                if status != SUCCESS
+                else None
+            )
+            lane.queue(
+                lane.writer.pdu(
+                    context_id,
+                    get_response_command(
+                        uid,
+                        request_id,
+                        status,
+                        (remaining, counts.completed, counts.failed, counts.warning),
+                        identifier is not None,
+                    ),
+                    identifier,
+                )
+            )
+            lane.flush()
+            FastResponses.answered(assoc, request_id)
+        except LaneClosed as exc:
+            status = 0xA700
+            LOGGER.info("query/retrieve: C-GET ended: %s", exc)
         finally:
-            if lane is not None:
-                lane.release()
+            with contextlib.suppress(LaneClosed):
+                lane.close()
+        seconds = time.monotonic() - started
+        if status == CANCEL:
+            detail = (
+                f"{what}: cancelled by the peer after {counts.completed} of {total}"
+            )
+        else:
+            detail = (
+                f"{what}: {counts.completed} sent, {counts.failed} failed, "
+                f"{counts.warning} warnings in {seconds:.1f} s"
+            )
+        self.scp.emit_for(
+            assoc, "c-get", status=status, nbytes=counts.nbytes, detail=detail
+        )
+
+    @staticmethod
+    def _store_slowly(assoc: Any, item: Instance, message_id: int) -> tuple[int, int]:
+        """One C-STORE through pynetdicom (it converts the data set to an
+        accepted transfer syntax); (status, file size)."""
+        from pynetdicom import _config
+
+        _config.STORE_SEND_CHUNKED_DATASET = True
+        size = Path(item.path).stat().st_size
+        try:
+            rsp = assoc.send_c_store(item.path, msg_id=message_id)
+        except ValueError:  # no context for the file's syntax: decode it
+            from pydicom import dcmread
+
+            rsp = assoc.send_c_store(dcmread(item.path), msg_id=message_id)
+        return (int(getattr(rsp, "Status", 0xC000)) if rsp else 0xC000), size
 
     def _on_move(self, event: Any) -> Iterator[Any]:
         uid = str(event.context.abstract_syntax)

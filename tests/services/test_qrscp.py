@@ -69,8 +69,12 @@ def fill_store(settings: Settings, root: Path) -> None:
     index_folder(settings.index_path, root)
 
 
-async def start_pacs(tmp_path: Path, qr: QrSettings | None = None) -> Pacs:
+async def start_pacs(
+    tmp_path: Path, qr: QrSettings | None = None, **receiver: Any
+) -> Pacs:
     settings = replace(load_settings(), qr=qr or QrSettings())
+    if receiver:
+        settings = replace(settings, receiver=replace(settings.receiver, **receiver))
     bus = EventBus()
     seen: list[AssocEvent] = []
     bus.add_sink(seen.append)
