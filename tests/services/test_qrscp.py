@@ -323,6 +323,58 @@ async def test_getscu_retrieves_a_study_on_the_same_association(
     assert {e.assoc_id for e in sent} == {op.assoc_id}
 
 
+async def test_getscu_gets_a_large_object_streamed_in_pdus(
+    pacs: Pacs, tmp_path: Path
+) -> None:
+    """A data set larger than the lane's read block and than getscu's PDU
+    (16 KB) goes in many P-DATA-TF PDUs, byte for byte."""
+    big = pacs.scp.store.root / "big" / "b.dcm"
+    pixels = bytes(range(256)) * 1200  # 300 KB
+    write_dicom(
+        big,
+        pixels=False,
+        PatientID="BIG",
+        StudyInstanceUID="1.2.826.0.1.3680043.10.1453.9",
+        Rows=300,
+        Columns=500,
+        SamplesPerPixel=1,
+        PhotometricInterpretation="MONOCHROME2",
+        BitsAllocated=16,
+        BitsStored=16,
+        HighBit=15,
+        PixelRepresentation=0,
+        PixelData=pixels,
+    )
+    index_folder(pacs.scp.settings.index_path, big.parent)
+    out = tmp_path / "got"
+    out.mkdir()
+    done = await asyncio.to_thread(
+        run,
+        [
+            dcmtk("getscu"),
+            "-aet",
+            "GETSCU",
+            "-S",
+            "-od",
+            str(out),
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "StudyInstanceUID=1.2.826.0.1.3680043.10.1453.9",
+            "127.0.0.1",
+            str(pacs.port),
+        ],
+        out,
+    )
+    assert done.returncode == 0, done.stderr
+    (path,) = out.iterdir()
+    got, original = dcmread(path), dcmread(big)
+    assert got.PixelData == pixels
+    assert got == original
+    (op,) = pacs.ops("c-get")
+    assert op.status == 0 and op.nbytes == big.stat().st_size
+
+
 async def test_getscu_refused_for_an_unknown_calling_ae(
     pacs: Pacs, tmp_path: Path
 ) -> None:
