@@ -91,7 +91,9 @@ def _edit(doc: Document, args: argparse.Namespace) -> int:
 
     count = 0
     for op, text in args.ops:
-        if op in ("modify", "insert", "modify-all"):
+        if op == "insert" and "=" not in text and text.rstrip().endswith("]"):
+            path, value = text, None  # a new item, as dcmodify -i "(0008,1110)[1]"
+        elif op in ("modify", "insert", "modify-all"):
             if "=" not in text:
                 raise TagPathError(f"{text!r}: expected PATH=VALUE")
             path, value = text.split("=", 1)
@@ -157,6 +159,7 @@ COMMANDS: dict[str, Command] = {
             "examples:\n"
             "  dcmtui modify -m PatientName=DOE^JANE a.dcm\n"
             "  dcmtui modify -i '(0040,0275)[0].(0040,0009)=SPS1' a.dcm\n"
+            "  dcmtui modify -i '(0008,1110)[1]' a.dcm\n"
             "  dcmtui modify -e '(0010,1002)[*].(0010,0022)' -nb *.dcm\n"
             "  dcmtui modify -gin a.dcm"
         ),

@@ -359,7 +359,7 @@ class Document:
         # Before the sequence delimiter, or at the end of a defined length.
         pos = seq.end - 8 if seq.length == UNDEFINED else seq.end
         path = f"{path_of(seq)}[{len(seq.items)}]"
-        change = Change("add item", path, "", "", "")
+        change = Change("add item", path, "", "", _dcmodify("-i", path, None))
         parsed = self._splice(pos, pos, item, seq.parent, seq.tag, False, seq=seq)
         self._push(parsed, change)
         return change

@@ -209,10 +209,13 @@ def _insert(
     """Insert or overwrite, creating missing sequences and items on the way."""
     changes: list[Change] = []
     last = steps[-1]
-    if last.index is not None:
-        raise TagPathError("an inserted path ends with a tag, not an item")
+    # A path ending with an item, as dcmodify -i "(0008,1110)[1]": make the
+    # item (and what leads to it), nothing more.
+    ends_with_item = last.index is not None
+    if last.index == -1:
+        raise TagPathError("an inserted item needs its number, not [*]")
     # Make the containers exist: sequences, then items up to the index.
-    for depth in range(len(steps) - 1):
+    for depth in range(len(steps) if ends_with_item else len(steps) - 1):
         step = steps[depth]
         for _ in range(1000):
             holders = resolve(doc, steps[:depth]) if depth else [None]
@@ -251,6 +254,8 @@ def _insert(
                 break
             # As dcmodify: missing items up to the index are created (empty).
             changes.append(doc.add_item(short))
+    if ends_with_item:
+        return changes
     count = len(resolve(doc, steps[:-1])) if len(steps) > 1 else 1
     for index in range(count):
         targets: list[Elem | Item | None] = (

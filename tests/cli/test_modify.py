@@ -49,6 +49,9 @@ OPS = [
     ["-e", "PatientBirthDate", "-m", "StudyDate=20010101"],
     ["-i", "(0018,6011)[2].(0018,6012)=1"],  # items 0-2 created, as dcmodify does
     ["-ma", "PatientID=X", "-ea", "(0010,0022)", "-e", "(0010,1002)[1]"],
+    ["-i", "(0010,1002)[2]"],  # a path ending with an item: a new empty item
+    ["-i", "(0008,1111)[1]"],  # the sequence and items 0-1 created
+    ["-i", "(0010,1002)[0].(0008,1111)[0]"],
 ]
 
 

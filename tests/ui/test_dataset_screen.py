@@ -173,6 +173,14 @@ async def test_insert_delete_items_and_leave_asks(tmp_path: Path) -> None:
         await app.workers.wait_for_complete()
         await pilot.pause()
         assert screen.table.row_count == before + 1
+        await pilot.press("c")  # the dcmodify line of each edit, the new item too
+        assert isinstance(app.screen, TextModal)
+        lines = [str(w.render()) for w in app.screen.query(".line")]
+        assert lines == [
+            "dcmodify -i '(0010,0021)=HOSPITAL' FILE",
+            "dcmodify -i '(0010,1002)[1]' FILE",
+        ]
+        await pilot.press("escape")
         await pilot.press("down", "d")  # remove the first item: asks first
         await pilot.pause()
         assert isinstance(app.screen, ConfirmModal)
