@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-from pathlib import Path
 
 from dcmtui.cli import Command
-from dcmtui.config import Settings
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    from dcmtui.config import Settings
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path
+
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE")
     parser.add_argument(
         "--json",
@@ -25,7 +28,23 @@ def _configure(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _quick(args: argparse.Namespace) -> int | None:
+    """The dump needs no settings: skip loading them (and setting up the log)
+    unless there is a config.toml, whose mistakes every command reports."""
+    import os
+
+    from dcmtui.paths import CONFIG_FILE, config_folder
+
+    if os.path.exists(os.path.join(config_folder(), CONFIG_FILE)):
+        return None
+    return _dump(args)
+
+
 def _run(args: argparse.Namespace, settings: Settings) -> int:
+    return _dump(args)
+
+
+def _dump(args: argparse.Namespace) -> int:
     if getattr(args, "editable", False):
         from dcmtui.cli.undump import print_editable
 
@@ -37,6 +56,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
 
     failed = 0
     if args.json:
+        import json
+
         from dcmtui.services.dataset_json import to_json
 
         results = []
@@ -76,6 +97,7 @@ COMMANDS: dict[str, Command] = {
         help="print a file's elements like dcmdump (or --json)",
         configure=_configure,
         run=_run,
+        quick=_quick,
         epilog="examples:\n  dcmtui dump image.dcm\n  dcmtui dump --json image.dcm\n"
         "  dcmtui dump --editable image.dcm > image.txt",
     ),

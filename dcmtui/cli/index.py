@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import deque
-from dataclasses import asdict
-from pathlib import Path
 
 from dcmtui.cli import Command
-from dcmtui.config import Settings
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    from dcmtui.config import Settings
 
 
 def _configure(parser: argparse.ArgumentParser) -> None:
+    from pathlib import Path
+
     parser.add_argument("path", type=Path, help="folder or file to index")
     parser.add_argument("--json", action="store_true", help="print the counts as JSON")
     parser.add_argument(
@@ -39,6 +41,9 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     )[0]
     summary, warnings = index.summary(root, progress), progress.warnings
     if args.json:
+        import json
+        from dataclasses import asdict
+
         print(json.dumps(asdict(summary)))
     else:
         s = summary

@@ -39,10 +39,15 @@ def _node_args(parser: argparse.ArgumentParser) -> None:
 def _setup(args: argparse.Namespace, settings: Settings) -> tuple[Node, Scu]:
     from dataclasses import replace
 
-    from dcmtui.services.nodes import NodeBook, check_ae_title
+    from dcmtui.services.nodes import NodeBook, check_ae_title, parse_address
     from dcmtui.services.scu import Scu
 
-    node = NodeBook.in_folder(settings.config_dir).resolve(args.node)
+    book = NodeBook.in_folder(settings.config_dir)
+    if "@" in args.node and not book.path.exists():
+        # what resolve() comes to without a book, without importing tomlkit
+        node = parse_address(args.node)
+    else:
+        node = book.resolve(args.node)
     if args.calling_ae:
         node = replace(node, calling_ae=check_ae_title(args.calling_ae))
     return node, Scu(timeout=args.timeout)
@@ -225,17 +230,19 @@ def _configure_send(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_send(args: argparse.Namespace, settings: Settings) -> int:
-    from dcmtui.services import dcmtk_cmd
     from dcmtui.services.scu_send import Sender, human_rate, journal_folder
     from dcmtui.services.text import visible
 
     node, scu = _setup(args, settings)
-    _show_dcmtk(
-        args,
-        dcmtk_cmd.storescu(
-            node, scu.calling_for(node), [str(p) for p in args.paths], args.recurse
-        ),
-    )
+    if args.dcmtk:
+        from dcmtui.services import dcmtk_cmd
+
+        _show_dcmtk(
+            args,
+            dcmtk_cmd.storescu(
+                node, scu.calling_for(node), [str(p) for p in args.paths], args.recurse
+            ),
+        )
     sender = Sender(scu, journal_folder(settings.data_dir))
     if args.check:
         statuses = sender.check_sync(node, args.paths, args.recurse)

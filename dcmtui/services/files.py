@@ -7,12 +7,9 @@ raises for a single bad file or folder: they become counted warnings.
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
 import sqlite3
 import stat
-import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import fields
@@ -20,11 +17,14 @@ from operator import attrgetter
 from pathlib import Path
 
 from dcmtui.models import FileKind, FileRecord, IndexSummary, ScanProgress, ScanWarning
-from dcmtui.services._threading import iterate_in_thread
 from dcmtui.services.errors import ScanError
-from dcmtui.services.fastread import read_safely
 
-LOGGER = logging.getLogger(__name__)
+# asyncio, threading and the file reader are imported where they are used:
+# re-opening an unchanged folder (``dcmtui index`` as a process) needs none of
+# them, and they cost more than the SQLite work itself.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import threading
 
 Reader = Callable[[str, int, int], FileRecord]
 """Reads one file: (path, size, mtime_ns) -> FileRecord; raises OSError on I/O."""
@@ -163,7 +163,10 @@ class Index:
         Raises:
             ScanError: ``root`` does not exist or cannot be read at all.
         """
-        stop = stop or threading.Event()
+        if stop is None:
+            import threading
+
+            stop = threading.Event()
         started = time.monotonic()
         try:
             top = os.stat(root)
@@ -230,6 +233,8 @@ class Index:
                 if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
                     count(old[2])
                 else:
+                    from dcmtui.services.fastread import read_safely
+
                     result = read_safely(path, st.st_size, st.st_mtime_ns, reader)
                     if isinstance(result, OSError):
                         progress.warnings.append(_warning(path, result))
@@ -348,6 +353,8 @@ class Indexer:
 
     async def known(self, root: Path) -> list[FileRecord]:
         """The records the index already holds below ``root``, shown at once."""
+        import asyncio
+
         return await asyncio.to_thread(self.index.records, str(root))
 
     async def scan(self, root: Path) -> AsyncIterator[ScanProgress]:
@@ -356,6 +363,10 @@ class Indexer:
         Raises:
             ScanError: ``root`` does not exist or cannot be read.
         """
+        import threading
+
+        from dcmtui.services._threading import iterate_in_thread
+
         stop = threading.Event()
         try:
             async for item in iterate_in_thread(
@@ -373,6 +384,8 @@ class Indexer:
 
     async def summary(self, root: Path, progress: ScanProgress) -> IndexSummary:
         """Counts for a finished scan."""
+        import asyncio
+
         return await asyncio.to_thread(self.index.summary, root, progress)
 
 
