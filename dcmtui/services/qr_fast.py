@@ -30,6 +30,7 @@ import ssl
 import struct
 import threading
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from dcmtui.services.dimse_fast import FileMeta, add_command_fragments, parse_command
@@ -259,6 +260,26 @@ class FastResponses:
         return assoc.dcmtui_writer
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """One C-STORE sub-operation, read and encoded ahead of its turn."""
+
+    path: str
+    size: int
+    """The file's size."""
+    meta: FileMeta | None
+    context_id: int | None
+    """None: no accepted context for the file's transfer syntax (pynetdicom
+    must convert it)."""
+    message: bytes | None
+    """The P-DATA-TF to write: the whole request, or its command set when
+    ``streamed``."""
+    error: OSError | None
+    """Why the file cannot be sent."""
+    streamed: bool = False
+    """The data set follows, read from the file when it is sent."""
+
+
 class FastGet:
     """C-STORE sub-operations of a C-GET, on the association's own socket.
 
@@ -278,8 +299,6 @@ class FastGet:
         self.dead = False
         """The association was lost: no more sub-operations."""
         self.held = False
-        self.last_size = 0
-        """Size of the file the last ``store`` sent."""
         self._queued: list[bytes] = []
         self._contexts: dict[tuple[str, str], int | None] = {}
         self._last_tick = time.monotonic()
@@ -433,17 +452,14 @@ class FastGet:
             )
         return self._contexts[key]
 
-    def store(self, path: str, message_id: int) -> int | None:
-        """Send one file, streamed from the file in PDU-sized pieces; return
-        the C-STORE status, or None when this file needs pynetdicom (no
-        context for its transfer syntax).
-
-        Raises:
-            LaneClosed: The association is gone.
-            OSError: The file cannot be read.
-        """
-        with open(path, "rb") as handle:
-            head = handle.read(_READ_BLOCK)
+    def prepare(self, path: str, message_id: int) -> Prepared:
+        """Read what sending ``path`` needs (its meta group; all of a small
+        file, as a ready P-DATA-TF) before it is its turn, so the file I/O
+        happens while the peer is busy with the previous object."""
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(_READ_BLOCK)
+                file_size = os.fstat(handle.fileno()).st_size
             meta = meta_from_bytes(head)
             if meta is None:  # a meta group longer than the first block
                 from dcmtui.services.dimse_fast import read_meta
@@ -452,53 +468,88 @@ class FastGet:
                     meta = read_meta(path)
                 except ValueError as exc:
                     raise OSError(str(exc)) from exc
-            context_id = self._context(meta.sop_class, meta.transfer_syntax)
-            if context_id is None:
-                return None
-            self.hold()
-            self._tick()
-            self.last_size = os.fstat(handle.fileno()).st_size
-            size = self.last_size - meta.offset
-            command = store_command(meta.sop_class, meta.sop_instance, message_id)
-            limit = self.writer.max_value
-            try:
-                if len(head) - meta.offset == size and (
-                    size + len(command) + 12 <= limit
-                ):  # all of it in one P-DATA-TF, with what is queued
-                    data = head[meta.offset :]
-                    self._queued += [
-                        struct.pack(">BBI", 0x04, 0, len(command) + len(data) + 12),
-                        struct.pack(">IBB", len(command) + 2, context_id, 0x03),
-                        command,
-                        struct.pack(">IBB", len(data) + 2, context_id, 0x02),
-                        data,
-                    ]
-                    self.flush()
-                else:
-                    self._queued += [
-                        struct.pack(">BBI", 0x04, 0, len(command) + 6),
-                        struct.pack(">IBB", len(command) + 2, context_id, 0x03),
-                        command,
-                    ]
-                    self.flush()
-                    self._stream(handle, context_id, meta.offset, size, limit)
-                while True:
-                    response = self._read_command()
-                    field = _u16(response.get(0x0100))
-                    if field == 0x0FFF:  # C-CANCEL-RQ for the C-GET
-                        self.cancel_seen = True
-                        continue
-                    if field != 0x8001:
-                        raise LaneClosed(
-                            f"unexpected command {field:#06x} mid-retrieve"
-                        )
-                    return _u16(response.get(0x0900), 0xC000)
-            except LaneClosed:
-                self.dead = True
-                raise
-            except OSError as exc:  # writing failed, or the file shrank
-                self.dead = True
-                raise LaneClosed(str(exc)) from exc
+        except OSError as exc:
+            return Prepared(path, 0, None, None, None, exc)
+        context_id = self._context(meta.sop_class, meta.transfer_syntax)
+        if context_id is None:
+            return Prepared(path, file_size, meta, None, None, None)
+        command = store_command(meta.sop_class, meta.sop_instance, message_id)
+        size = file_size - meta.offset
+        if len(head) == file_size and size + len(command) + 12 <= self.writer.max_value:
+            data = head[meta.offset :]
+            message = b"".join(
+                (
+                    struct.pack(">BBI", 0x04, 0, len(command) + len(data) + 12),
+                    struct.pack(">IBB", len(command) + 2, context_id, 0x03),
+                    command,
+                    struct.pack(">IBB", len(data) + 2, context_id, 0x02),
+                    data,
+                )
+            )
+            return Prepared(path, file_size, meta, context_id, message, None)
+        header = b"".join(
+            (
+                struct.pack(">BBI", 0x04, 0, len(command) + 6),
+                struct.pack(">IBB", len(command) + 2, context_id, 0x03),
+                command,
+            )
+        )
+        return Prepared(path, file_size, meta, context_id, header, None, streamed=True)
+
+    def send(self, item: Prepared) -> None:
+        """Send a prepared C-STORE request (with what is queued before it);
+        a large data set is streamed from the file in PDU-sized pieces.
+
+        Raises:
+            LaneClosed: The association is gone, or the file changed.
+        """
+        assert item.meta is not None and item.context_id is not None
+        assert item.message is not None
+        self.hold()
+        self._tick()
+        self._queued.append(item.message)
+        try:
+            self.flush()
+            if item.streamed:
+                with open(item.path, "rb") as handle:
+                    size = os.fstat(handle.fileno()).st_size - item.meta.offset
+                    if size + item.meta.offset != item.size:
+                        raise LaneClosed(f"{item.path} changed while being sent")
+                    self._stream(
+                        handle,
+                        item.context_id,
+                        item.meta.offset,
+                        size,
+                        self.writer.max_value,
+                    )
+        except LaneClosed:
+            self.dead = True
+            raise
+        except OSError as exc:
+            self.dead = True
+            raise LaneClosed(str(exc)) from exc
+
+    def response(self) -> int:
+        """Wait for the C-STORE response; its status (a C-CANCEL meanwhile
+        is noted in ``cancel_seen``).
+
+        Raises:
+            LaneClosed: The association is gone, or the peer sent something
+                else.
+        """
+        try:
+            while True:
+                response = self._read_command()
+                field = _u16(response.get(0x0100))
+                if field == 0x0FFF:  # C-CANCEL-RQ for the C-GET
+                    self.cancel_seen = True
+                    continue
+                if field != 0x8001:
+                    raise LaneClosed(f"unexpected command {field:#06x} mid-retrieve")
+                return _u16(response.get(0x0900), 0xC000)
+        except LaneClosed:
+            self.dead = True
+            raise
 
     def _stream(
         self, handle: Any, context_id: int, offset: int, size: int, limit: int

@@ -137,22 +137,6 @@ class _Cancelled:
         return self._seen
 
 
-_STATUSES: dict[int, Any] = {}
-
-
-def _status_only(status: int) -> Any:
-    """A (shared, read-only) response carrying only ``status``."""
-    found = _STATUSES.get(status)
-    if found is None:
-        from pydicom.dataset import Dataset
-
-        found = Dataset()
-        found.Status = status
-        if len(_STATUSES) < 256:
-            _STATUSES[status] = found
-    return found
-
-
 @dataclass
 class _Counts:
     completed: int = 0
@@ -394,11 +378,11 @@ class QrService:
         counts: _Counts,
         via: str,
         emit: Callable[..., None],
-        lane: FastGet | None = None,
     ) -> None:
         """Make ``assoc.send_c_store`` send our file references from the file
-        (through ``lane`` when given), and report each sub-operation as a
-        ``c-store`` event through ``emit``."""
+        (pynetdicom streams the data set), and report each sub-operation as a
+        ``c-store`` event through ``emit``. The path of a C-GET where the
+        fast lane cannot run (TLS, a big endian or deflated identifier)."""
         original = assoc.send_c_store
 
         def send_c_store(dataset: Any, *args: Any, **kwargs: Any) -> Any:
@@ -412,24 +396,13 @@ class QrService:
             with contextlib.suppress(OSError):
                 size = Path(path).stat().st_size
             try:
-                rsp: Any = None
-                if lane is not None and not lane.dead:
-                    fast = lane.store(path, int(kwargs.get("msg_id", 1)))
-                    if fast is not None:
-                        rsp = _status_only(fast)
-                    else:
-                        lane.release()  # pynetdicom converts this one
-                if rsp is None:
-                    try:
-                        rsp = original(path, *args, **kwargs)
-                    except ValueError:  # no context for the file's syntax
-                        from pydicom import dcmread
+                try:
+                    rsp = original(path, *args, **kwargs)
+                except ValueError:  # no context for the file's syntax
+                    from pydicom import dcmread
 
-                        rsp = original(dcmread(path), *args, **kwargs)
+                    rsp = original(dcmread(path), *args, **kwargs)
             except Exception as exc:
-                if isinstance(exc, LaneClosed) and lane is not None:
-                    lane.dead = True
-                    lane.release()
                 counts.failed += 1
                 emit(
                     status=0xA700,
@@ -441,7 +414,7 @@ class QrService:
             if status == 0:
                 counts.completed += 1
                 counts.nbytes += size
-            elif status in (0x0001, 0xB000, 0xB006, 0xB007):
+            elif status in _STORE_WARNINGS:
                 counts.warning += 1
             else:
                 counts.failed += 1
@@ -481,13 +454,10 @@ class QrService:
         instances: list[Instance],
         counts: _Counts,
         what: str,
-        lane: FastGet | None = None,
     ) -> Iterator[tuple[Any, Any]]:
         started = time.monotonic()
-        cancelled = _Cancelled(event, lane)
+        cancelled = _Cancelled(event)
         for item in instances:
-            if lane is not None and lane.dead:
-                break
             if cancelled():
                 self.scp.emit_for(
                     event.assoc,
@@ -567,25 +537,47 @@ class QrService:
         def emit(**values: Any) -> None:
             self.scp.emit_for(assoc, "c-store", **values)
 
+        def sub_id(number: int) -> int:
+            return (request_id + number - 1) % 65535 + 1
+
         try:
+            ahead = lane.prepare(instances[0].path, sub_id(1)) if instances else None
             for done, item in enumerate(instances, 1):
                 if cancelled():
                     status = CANCEL
                     done -= 1
                     break
-                sub_id = (request_id + done - 1) % 65535 + 1
+                current, size = ahead, 0
+                assert current is not None
+                code: int | None = None
                 try:
-                    code = lane.store(item.path, sub_id)
-                    size = lane.last_size
-                    if code is None:  # no context for its syntax: pynetdicom
+                    if current.error is not None:
+                        code = 0xA700
+                        LOGGER.warning(
+                            "query/retrieve: cannot send %s: %s",
+                            item.path,
+                            current.error,
+                        )
+                    elif current.context_id is None:  # pynetdicom converts it
                         lane.release()
-                        code, size = self._store_slowly(assoc, item, sub_id)
+                        code, size = self._store_slowly(assoc, item, sub_id(done))
+                    else:
+                        lane.send(current)
+                        size = current.size
+                    # the next file is read while the peer stores this one
+                    ahead = (
+                        lane.prepare(instances[done].path, sub_id(done + 1))
+                        if done < total
+                        else None
+                    )
+                    if code is None:
+                        code = lane.response()
                 except LaneClosed as exc:
                     counts.failed += 1
                     emit(status=0xA700, detail=f"C-GET sub-operation failed: {exc}")
                     raise
-                except Exception as exc:  # the file cannot be read
-                    code, size = 0xA700, 0
+                except Exception as exc:  # pynetdicom's send failed
+                    code = 0xA700
                     LOGGER.warning("query/retrieve: cannot send %s: %s", item.path, exc)
                 if code == 0:
                     counts.completed += 1
@@ -595,11 +587,6 @@ class QrService:
                 else:
                     counts.failed += 1
                     failed.append(item.sop_instance_uid)
-                emit(
-                    status=code,
-                    nbytes=size,
-                    detail=f"sent by C-GET: {item.sop_instance_uid}",
-                )
                 lane.queue(
                     lane.writer.pdu(
                         context_id,
@@ -616,6 +603,11 @@ class QrService:
                             False,
                         ),
                     )
+                )
+                emit(
+                    status=code,
+                    nbytes=size,
+                    detail=f"sent by C-GET: {item.sop_instance_uid}",
                 )
             if status != CANCEL and (counts.failed or counts.warning):
                 status = 0xA702 if counts.failed == total else 0xB000
