@@ -3,13 +3,17 @@
 Both C-ECHO one DCMTK ``storescp`` (``TCP_NODELAY=1`` for DCMTK). Figures,
 medians of ``--reps`` alternated runs:
 
-- whole process: ``echoscu`` vs ``python -m dcmtui echo`` (the latter pays
-  the Python interpreter's start-up);
+- whole process: ``echoscu`` vs ``python -m dcmtui echo AET@host:port`` (the
+  quick path: a plain socket, no settings, no DICOM library) and vs
+  ``dcmtui echo NAME`` of an address-book node (the general path: settings,
+  address book, ``Scu``); both pay the Python interpreter's start-up, printed
+  beside (``python -c pass``): a development install's differs from a clean
+  venv's, so give that venv's interpreter with ``--python`` to measure it;
 - in process: dcmtui's association + C-ECHO + release (``Scu.echo_sync``),
   and the C-ECHO request/response alone, against echoscu's whole process
   (echoscu has no way to time the echo alone).
 
-Usage: ``python benchmarks/bench_echo.py [--reps 30]``
+Usage: ``python benchmarks/bench_echo.py [--reps 30] [--python PYTHON]``
 """
 
 from __future__ import annotations
@@ -25,12 +29,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_send import _dcmtk, _free_port
+from bench_send import _dcmtk, _free_port, interpreter_floor
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=30)
+    parser.add_argument(
+        "--python", default=sys.executable, help="the interpreter to run dcmtui with"
+    )
     args = parser.parse_args(argv)
     from dcmtui.services.nodes import parse_address
     from dcmtui.services.scu import Scu
@@ -52,11 +59,19 @@ def main(argv: list[str] | None = None) -> int:
     node = parse_address(f"STORESCP@127.0.0.1:{port}")
     scu = Scu()
     times: dict[str, list[float]] = {
-        k: [] for k in ("echoscu", "dcmtui", "assoc", "echo")
+        k: [] for k in ("echoscu", "dcmtui", "dcmtui_name", "assoc", "echo")
     }
     try:
         time.sleep(0.5)
         scu.echo_sync(node)
+        named = home / "named"  # an address book, for the general path
+        named_env = {**denv, "DCMTUI_CONFIG_DIR": str(named)}
+        subprocess.run(
+            [args.python, "-m", "dcmtui", "nodes", "add", "SCP", node.address],
+            env=named_env,
+            check=True,
+            capture_output=True,
+        )
         for _ in range(args.reps):
             t0 = time.perf_counter()
             subprocess.run(
@@ -67,12 +82,20 @@ def main(argv: list[str] | None = None) -> int:
             times["echoscu"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             subprocess.run(
-                [sys.executable, "-m", "dcmtui", "echo", node.address],
+                [args.python, "-m", "dcmtui", "echo", node.address],
                 env=denv,
                 check=True,
                 capture_output=True,
             )
             times["dcmtui"].append(time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            subprocess.run(
+                [args.python, "-m", "dcmtui", "echo", "SCP"],
+                env=named_env,
+                check=True,
+                capture_output=True,
+            )
+            times["dcmtui_name"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             result = scu.echo_sync(node)
             times["assoc"].append(time.perf_counter() - t0)
@@ -82,10 +105,19 @@ def main(argv: list[str] | None = None) -> int:
         os.killpg(scp.pid, signal.SIGTERM)
         scp.wait(5)
     ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
+    floor = interpreter_floor(args.python)
+    print(
+        f"interpreter {args.python}: "
+        + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in floor.items())
+    )
     print(f"echoscu whole process            {ms['echoscu']:7.2f} ms")
     print(
-        f"dcmtui echo whole process        {ms['dcmtui']:7.2f} ms "
-        f"({ms['dcmtui'] / ms['echoscu']:.2f}x echoscu)"
+        f"dcmtui echo AET@host:port        {ms['dcmtui']:7.2f} ms "
+        f"({ms['dcmtui'] / ms['echoscu']:.2f}x echoscu; target <= 1.5x)"
+    )
+    print(
+        f"dcmtui echo NAME (address book)  {ms['dcmtui_name']:7.2f} ms "
+        f"({ms['dcmtui_name'] / ms['echoscu']:.2f}x echoscu)"
     )
     print(
         f"dcmtui association+echo+release  {ms['assoc']:7.2f} ms "

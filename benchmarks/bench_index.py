@@ -188,13 +188,50 @@ def run_dcmtui(folder: Path, data_dir: Path, cand: Candidate) -> dict[str, objec
     Returns:
         The command's JSON summary.
     """
-    argv = [sys.executable, "-m", "dcmtui", "index", str(folder), "--json"]
+    argv = [PYTHON, "-m", "dcmtui", "index", str(folder), "--json"]
     seconds, peak, out = run_child(argv, dcmtui_env(data_dir), capture=True)
     summary: dict[str, object] = json.loads(out)
     cand.seconds.append(seconds)
     cand.peak_mb.append(peak)
     cand.extra = summary
     return summary
+
+
+PYTHON = sys.executable
+"""The interpreter dcmtui runs with (``--python``: a clean venv's, say)."""
+
+
+def reopen_in_process(folder: Path, data_dir: Path, cand: Candidate) -> None:
+    """Time re-opening ``folder`` in this process: the index's own work
+    (SQLite, the walk with its stat calls, the counts), no start-up.
+
+    Args:
+        folder: The folder, indexed before into ``data_dir``.
+        data_dir: Its ``DCMTUI_DATA_DIR``.
+        cand: Where to add the result.
+    """
+    from collections import deque
+
+    from dcmtui.services.files import Index
+
+    index = Index(data_dir / "index.sqlite")
+    root = folder.resolve()  # as the CLI keys it
+    start = time.perf_counter()
+    progress = deque(index.scan(root), maxlen=1)[0]
+    index.summary(root, progress)
+    cand.seconds.append(time.perf_counter() - start)
+
+
+def floor_of(python: str, cand: Candidate) -> None:
+    """Time ``python -c pass``: the interpreter's start-up, part of every run.
+
+    Args:
+        python: The interpreter.
+        cand: Where to add the result.
+    """
+    start = time.perf_counter()
+    subprocess.run([python, "-c", "pass"], check=True)
+    cand.seconds.append(time.perf_counter() - start)
 
 
 def list_files(folder: Path) -> list[tuple[str, int, int]]:
@@ -304,7 +341,14 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="time read_record in-process against dcmdump (no CLI needed)",
     )
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="the interpreter to run dcmtui with (a clean venv's, say)",
+    )
     args = parser.parse_args(argv)
+    global PYTHON
+    PYTHON = args.python
     if shutil.which("dcmdump") is None:
         print("dcmdump not found (Debian package dcmtk)", file=sys.stderr)
         return 2
@@ -323,6 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         first = Candidate("dcmtui index (first)")
         reopen = Candidate("dcmtui index (re-open)")
+        inner = Candidate("re-open, in process")
+        floor = Candidate("python -c pass")
         with tempfile.TemporaryDirectory(prefix="dcmtui-bench-data-") as tmp:
             counter = iter(range(10**6))
 
@@ -332,9 +378,11 @@ def main(argv: list[str] | None = None) -> int:
                 if summary.get("dicom") != args.files:
                     print(f"warning: first index says {summary}", file=sys.stderr)
                 run_dcmtui(folder, data_dir, reopen)
+                reopen_in_process(folder, data_dir, inner)
+                floor_of(args.python, floor)
 
             alternate(args.reps, [lambda: run_dcmdump(folder, dump), first_and_reopen])
-        cands = [dump, first, reopen]
+        cands = [dump, first, reopen, inner, floor]
         ratios = {
             "first index / dcmdump": (first.median() / dump.median(), "<= 1.0"),
             "first / re-open": (first.median() / reopen.median(), ">= 10"),

@@ -7,9 +7,14 @@ with ``TCP_NODELAY=1``; dcmtui sets TCP_NODELAY itself. Each candidate runs as
 a whole process, alternated, ``--reps`` times; medians.
 
 Two corpora: 2,000 small CT files (``make_corpus.py``), and one ~400 MB
-multi-frame file. Usage::
+multi-frame file. The interpreter's own start-up (``python -c pass``) is
+printed beside: it is part of every dcmtui process and differs between a
+development install (editable finder, site hooks) and a clean venv; give that
+venv's interpreter with ``--python /path/to/venv/bin/python`` to measure it
+(dcmtui installed there with ``pip install .``). Usage::
 
     python benchmarks/bench_send.py [--files 2000] [--mb 400] [--reps 3] [--json]
+        [--python PYTHON]
 """
 
 from __future__ import annotations
@@ -39,6 +44,21 @@ def _dcmtk(program: str) -> str:
     if not found:
         sys.exit(f"{program} not found (apt-get install dcmtk)")
     return found
+
+
+def interpreter_floor(python: str, reps: int = 10) -> dict[str, float]:
+    """Median seconds of ``python -c pass`` and of ``python -S -I -c pass``
+    (no site: the bare interpreter), alternated."""
+    times: dict[str, list[float]] = {"python -c pass": [], "python -S -I -c pass": []}
+    for _ in range(reps):
+        for name, argv in (
+            ("python -c pass", [python, "-c", "pass"]),
+            ("python -S -I -c pass", [python, "-S", "-I", "-c", "pass"]),
+        ):
+            start = time.perf_counter()
+            subprocess.run(argv, check=True)
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 def _free_port() -> int:
@@ -132,7 +152,9 @@ def _timed(
     return elapsed
 
 
-def bench(target: Path, port: int, reps: int, home: Path) -> dict[str, float]:
+def bench(
+    target: Path, port: int, reps: int, home: Path, python: str = sys.executable
+) -> dict[str, float]:
     """Median seconds of storescu and dcmtui send for ``target``."""
     env = {**os.environ, "TCP_NODELAY": "1"}
     dcmtui_env = {
@@ -146,7 +168,7 @@ def bench(target: Path, port: int, reps: int, home: Path) -> dict[str, float]:
         storescu += ["+sd", "+r"]
     storescu += ["127.0.0.1", str(port), str(target)]
     dcmtui = [
-        sys.executable,
+        python,
         "-m",
         "dcmtui",
         "send",
@@ -171,6 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--keep", type=Path, default=None, help="cache folder")
+    parser.add_argument(
+        "--python", default=sys.executable, help="the interpreter to run dcmtui with"
+    )
     args = parser.parse_args(argv)
     cache = args.keep or Path(tempfile.gettempdir()) / "dcmtui-bench"
     cache.mkdir(parents=True, exist_ok=True)
@@ -202,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.5)
         for name, target in corpora:
             files, size = _count(target), _size(target)
-            medians = bench(target, port, args.reps, received)
+            medians = bench(target, port, args.reps, received, args.python)
             row = {"corpus": name, "files": files, "mb": size / 1e6}
             for who, seconds in medians.items():
                 row[f"{who}_s"] = seconds
@@ -216,9 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         os.killpg(scp.pid, signal.SIGTERM)
         scp.wait(5)
         shutil.rmtree(received, ignore_errors=True)
+    floor = interpreter_floor(args.python)
     if args.json:
-        print(json.dumps(results))
+        print(json.dumps({"results": results, "interpreter_floor_s": floor}))
     else:
+        print(
+            f"interpreter {args.python}: "
+            + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in floor.items())
+        )
         for r in results:
             print(
                 f"{r['corpus']:<6} {r['files']:>5} files {r['mb']:8.1f} MB | "

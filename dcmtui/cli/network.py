@@ -97,45 +97,125 @@ def quick_address(text: str) -> tuple[str, str, int] | None:
     return ae, host, port
 
 
-def _names_a_node(folder: str, text: str) -> bool:
-    """Whether the address book in ``folder`` might hold a node named ``text``
-    (a name with ``@`` and ``:`` is a quoted key holding those characters as
-    they are, unless written with escapes). True when it cannot be read."""
+_UID_CHARS = frozenset("0123456789.")
+
+
+def quick_table(name: str, table: object) -> tuple[str, str, int, str, int] | None:
+    """(AE title, host, port, calling AE, max PDU) of an address-book table
+    that nodes.py would accept as it is, without TLS; None for anything else
+    (then NodeBook reads the book, and says what is wrong).
+    tests/cli/test_echo_quick.py holds the two together."""
+    if not isinstance(table, dict) or not name.strip() == name != "":
+        return None
+    if not name.isprintable():
+        return None
+    strings = (
+        "ae_title",
+        "host",
+        "calling_ae",
+        "notes",
+        "retrieve",
+        "move_destination",
+    )
+    for key, value in table.items():
+        if key in strings:
+            ok = isinstance(value, str)
+        elif key in ("port", "max_pdu"):
+            ok = type(value) is int
+        elif key == "transfer_syntaxes":
+            ok = isinstance(value, list) and all(
+                isinstance(v, str)
+                and v
+                and len(v) <= 64
+                and set(v) <= _UID_CHARS
+                and "" not in v.split(".")
+                for v in value
+            )
+        else:  # TLS, or a key nodes.py refuses
+            ok = False
+        if not ok:
+            return None
+    if not {"ae_title", "host", "port"} <= table.keys():
+        return None
+    host = table["host"].strip()
+    ae = _ae_or_none(table["ae_title"])
+    calling = table.get("calling_ae", "")
+    move = table.get("move_destination", "")
+    port, max_pdu = table["port"], table.get("max_pdu", 0)
+    ok = (
+        bool(host)
+        and not any(c.isspace() for c in host)
+        and host.isprintable()
+        and ae is not None
+        and 1 <= port <= 65535
+        and 0 <= max_pdu <= 2**32 - 1
+        and (not calling.strip() or _ae_or_none(calling) is not None)
+        and (not move.strip() or _ae_or_none(move) is not None)
+        and (table.get("retrieve", "").strip().upper() or "C-MOVE")
+        in ("C-MOVE", "C-GET")
+    )
+    if not ok or ae is None:
+        return None
+    return ae, host, port, _ae_or_none(calling) or "", max_pdu
+
+
+def _quick_target(text: str, folder: str) -> tuple[str, str, int, str, int] | None:
+    """What ``dcmtui echo TEXT`` talks to, the way NodeBook.resolve finds it
+    (a node of that name first, then an address), when every node of the
+    book is plain (quick_table); None otherwise."""
     import os
 
     try:
         with open(os.path.join(folder, "nodes.toml"), "rb") as f:
-            book = f.read()
+            raw = f.read()
     except FileNotFoundError:
-        return False
+        address = quick_address(text) if "@" in text else None
+        return (*address, "", 0) if address else None
     except OSError:
-        return True
-    return text.encode("utf-8") in book or b"\\u" in book or b"\\U" in book
+        return None
+    import tomllib
+
+    try:
+        book = tomllib.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    found = None
+    for name, table in book.items():
+        node = quick_table(name, table)
+        if node is None:
+            return None
+        if name == text:
+            found = node
+    if found is None and "@" in text:
+        address = quick_address(text)
+        found = (*address, "", 0) if address else None
+    return found
 
 
 def _quick_echo(args: argparse.Namespace) -> int | None:
-    """``dcmtui echo AET@host:port`` over services.echo_fast, before any
-    settings are loaded: None when this invocation needs the general path (a
-    node name, TLS, --dcmtk, a config.toml to check, anything unusual)."""
+    """``dcmtui echo NODE`` over services.echo_fast, before any settings are
+    loaded: None when this invocation needs the general path (TLS, --dcmtk, a
+    config.toml to check, a name or book it does not know, anything unusual)."""
     import os
 
     from dcmtui.paths import CONFIG_FILE, config_folder
 
     if args.dcmtk or args.timeout <= 0:
         return None
-    target = quick_address(args.node)
-    calling = _ae_or_none(args.calling_ae) if args.calling_ae else "DCMTUI"
-    if target is None or calling is None:
-        return None
     folder = config_folder()
-    if os.path.exists(os.path.join(folder, CONFIG_FILE)) or _names_a_node(
-        folder, args.node.strip()
-    ):
+    if os.path.exists(os.path.join(folder, CONFIG_FILE)):
         return None
+    target = _quick_target(args.node, folder)
+    if target is None:
+        return None
+    ae, host, port, calling, max_pdu = target
+    if args.calling_ae:
+        calling = _ae_or_none(args.calling_ae) or ""
+        if not calling:
+            return None
     from dcmtui.services import echo_fast
     from dcmtui.services.text import visible
 
-    ae, host, port = target
     failed = 0
     for _ in range(max(1, args.repeat)):
         started = _monotonic()
@@ -143,10 +223,10 @@ def _quick_echo(args: argparse.Namespace) -> int | None:
             ms = echo_fast.echo(
                 host,
                 port,
-                calling=calling,
+                calling=calling or "DCMTUI",  # nodes.DEFAULT_CALLING_AE
                 called=ae,
                 timeout=args.timeout,
-                max_pdu=1_048_576,  # scu.DEFAULT_MAX_PDU: an address sets none
+                max_pdu=max_pdu or 1_048_576,  # scu.DEFAULT_MAX_PDU
             )
         except echo_fast.QuickEchoFailed as failure:
             failed += 1
@@ -168,12 +248,14 @@ def _quick_failure_words(
 ) -> str:
     """What the general path (Scu.echo_sync) says for the same failure."""
     from dataclasses import replace
+    from pathlib import Path
 
-    from dcmtui.services.nodes import parse_address
+    from dcmtui.paths import config_folder
+    from dcmtui.services.nodes import NodeBook
     from dcmtui.services.scu import DEFAULT_MAX_PDU, Scu
 
     assert DEFAULT_MAX_PDU == 1_048_576
-    node = parse_address(args.node)
+    node = NodeBook.in_folder(Path(config_folder())).resolve(args.node)
     if args.calling_ae:
         node = replace(node, calling_ae=args.calling_ae.strip(" "))
     scu = Scu(timeout=args.timeout)

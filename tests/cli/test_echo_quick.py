@@ -6,6 +6,7 @@ book that may name the address)."""
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import threading
@@ -297,7 +298,15 @@ def test_steps_aside(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None
     config.mkdir(parents=True, exist_ok=True)
     (config / "nodes.toml").write_text(f'["{address}"]\nae_title = "X"\n')
     assert quick([address]) is None
-    (config / "nodes.toml").write_text('[PACS]\nae_title = "X"\n')
+    (config / "nodes.toml").write_text('[PACS]\nae_title = "X"\n')  # invalid
+    assert quick([address]) is None
+    (config / "nodes.toml").write_text(
+        '[PACS]\nae_title = "X"\nhost = "h"\nport = 104\ntls_ca = "ca.pem"\n'
+    )
+    assert quick(["PACS"]) is None  # TLS
+    assert quick([address]) is None  # a book the quick path cannot vouch for
+    (config / "nodes.toml").write_text('[PACS]\nae_title = "X"\nhost = "h"\nport = 1\n')
+    assert quick(["OTHER"]) is None  # unknown: the general path says so
     assert quick([address, "-to", "1"]) == 1  # refused, by the quick path
     (config / "config.toml").write_text('theme = "textual-dark"\n')
     assert quick([address]) is None
@@ -317,3 +326,99 @@ def test_a_named_node_that_looks_like_an_address(
     finally:
         peer.stop()
     assert "C-ECHO OK" in capsys.readouterr().out
+
+
+def test_a_named_node(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    peer = start_storescp(tmp_path / "in", "-d")
+    try:
+        address = f"STORESCP@127.0.0.1:{peer.port}"
+        assert main(["nodes", "add", "local", address, "--calling-ae", "ME"]) == 0
+        capsys.readouterr()
+        assert quick(["local"]) == 0
+        assert capsys.readouterr().out.startswith(f"{address}: C-ECHO OK in ")
+    finally:
+        peer.stop()
+    assert re.search(r"Calling Application Name: +ME\n", peer.log.read_text())
+
+
+TABLES: list[tuple[str, dict[str, Any]]] = [
+    ("PACS", {"ae_title": "PACS", "host": "10.0.0.5", "port": 104}),
+    (
+        "full",
+        {
+            "ae_title": " PACS ",
+            "host": " pacs.example ",
+            "port": 11112,
+            "calling_ae": "ME",
+            "max_pdu": 32768,
+            "notes": "x",
+            "retrieve": "c-get",
+            "move_destination": "DEST",
+            "transfer_syntaxes": ["1.2.840.10008.1.2.1"],
+        },
+    ),
+    ("blank calling", {"ae_title": "A", "host": "h", "port": 1, "calling_ae": "  "}),
+    ("", {"ae_title": "A", "host": "h", "port": 1}),
+    (" padded", {"ae_title": "A", "host": "h", "port": 1}),
+    ("bool port", {"ae_title": "A", "host": "h", "port": True}),
+    ("zero port", {"ae_title": "A", "host": "h", "port": 0}),
+    ("big pdu", {"ae_title": "A", "host": "h", "port": 1, "max_pdu": 2**32}),
+    ("neg pdu", {"ae_title": "A", "host": "h", "port": 1, "max_pdu": -1}),
+    ("long ae", {"ae_title": "A" * 17, "host": "h", "port": 1}),
+    ("ctrl calling", {"ae_title": "A", "host": "h", "port": 1, "calling_ae": "a\x01"}),
+    ("bad move", {"ae_title": "A", "host": "h", "port": 1, "move_destination": "a\\b"}),
+    ("bad retrieve", {"ae_title": "A", "host": "h", "port": 1, "retrieve": "C-PUT"}),
+    (
+        "bad ts",
+        {"ae_title": "A", "host": "h", "port": 1, "transfer_syntaxes": ["1..2"]},
+    ),
+    ("no host", {"ae_title": "A", "port": 1}),
+    ("space host", {"ae_title": "A", "host": "h h", "port": 1}),
+    ("unknown", {"ae_title": "A", "host": "h", "port": 1, "colour": "red"}),
+    ("tls", {"ae_title": "A", "host": "h", "port": 1, "tls_ca": "ca.pem"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "table"), TABLES, ids=[t[0] or "empty" for t in TABLES]
+)
+def test_quick_table_agrees_with_the_node_book(
+    name: str, table: dict[str, Any], tmp_path: Path
+) -> None:
+    """Whatever table the quick reader takes, NodeBook makes the same node of;
+    whatever it leaves, NodeBook reads (or refuses) itself."""
+    import tomlkit
+
+    from dcmtui.cli.network import quick_table
+    from dcmtui.services.nodes import NodeBook
+
+    quick_node = quick_table(name, table)
+    if quick_node is None:
+        return
+    book = NodeBook(tmp_path / "nodes.toml")
+    book.path.write_text(tomlkit.dumps({name: table}))
+    node = book.get(name)
+    assert node is not None
+    assert quick_node == (
+        node.ae_title,
+        node.host,
+        node.port,
+        node.calling_ae,
+        node.max_pdu,
+    )
+
+
+def test_quick_table_leaves_what_the_node_book_refuses(tmp_path: Path) -> None:
+    import tomlkit
+
+    from dcmtui.cli.network import quick_table
+    from dcmtui.services.nodes import NodeBook
+
+    for name, table in TABLES[3:]:
+        assert quick_table(name, table) is None, name
+        if name in ("", " padded", "tls"):
+            continue  # accepted by NodeBook, or under another name: general path
+        book = NodeBook(tmp_path / "nodes.toml")
+        book.path.write_text(tomlkit.dumps({name: table}))
+        with pytest.raises(DcmtuiError):
+            book.nodes()

@@ -58,6 +58,21 @@ def test_echo_address_imports_no_dicom_library(tmp_path: Path) -> None:
     assert "dcmtui.config" not in mods and "dcmtui.models" not in mods
 
 
+def test_echo_by_name_imports_no_dicom_library(tmp_path: Path) -> None:
+    peer = start_storescp(tmp_path / "in")
+    book = Path(os.environ["DCMTUI_CONFIG_DIR"]) / "nodes.toml"
+    book.write_text(
+        f'[local]\nae_title = "STORESCP"\nhost = "127.0.0.1"\nport = {peer.port}\n'
+    )
+    try:
+        mods = imported(["echo", "local"])
+    finally:
+        peer.stop()
+    forbidden = ALWAYS_HEAVY | {"dataclasses", "logging", "tomlkit"}
+    assert not mods & forbidden, sorted(mods & forbidden)
+    assert "dcmtui.services.echo_fast" in mods
+
+
 def test_echo_failure_still_imports_no_textual() -> None:
     """A failure borrows Scu's words (pynetdicom-free too), never the UI."""
     mods = imported(["echo", f"X@127.0.0.1:{free_port()}", "-to", "2"], code=1)
