@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import mmap
+import os
 import shlex
 import struct
 from dataclasses import dataclass, field
@@ -35,10 +36,23 @@ from dcmtui.services.dataset import (
 from dcmtui.services.errors import DcmtuiError
 from dcmtui.services.values import ValueRefused, parse_value
 
-MAX_EDIT_BYTES = 256 * 1024 * 1024
-"""Larger files open (memory-mapped) but are read-only: an edit copies the file."""
-MAX_UNDO_BYTES = 512 * 1024 * 1024
-"""Undo keeps earlier versions of the file while they fit in this many bytes."""
+
+def _free_memory() -> int:
+    """Bytes of memory free now (0 where the system does not say)."""
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return 0
+
+
+MAX_EDIT_BYTES = max(256 << 20, _free_memory() // 8)
+"""Larger files open (memory-mapped) but are read-only: an edit copies the file
+into memory, so a file may be edited while it takes at most an eighth of the
+memory free at start, and at least 256 MB (a 400 MB multi-frame file needs
+3.2 GB free)."""
+MAX_UNDO_BYTES = max(512 << 20, 2 * MAX_EDIT_BYTES)
+"""Undo keeps earlier versions of the file while they fit in this many bytes
+(at least two versions of the largest editable file)."""
 
 
 class EditRefused(DcmtuiError):

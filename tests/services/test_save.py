@@ -396,3 +396,16 @@ def test_large_mapped_file_edit_and_limit(
     assert "read-only" in doc.readonly_reason
     with pytest.raises(EditRefused):
         doc.set_value(next(e for e in doc.current.data if e.tag == 0x00100010), "X")
+
+
+def test_the_edit_limit_follows_free_memory() -> None:
+    """Files above 256 MB are editable when memory allows (the copy an edit
+    makes takes at most an eighth of the memory free at start)."""
+    import dcmtui.services.edit as edit
+
+    free = edit._free_memory()
+    assert free > 0  # Linux says
+    assert edit.MAX_EDIT_BYTES >= 256 << 20
+    assert edit.MAX_UNDO_BYTES >= 2 * edit.MAX_EDIT_BYTES
+    if free >= 4 << 30:  # (measured again: free memory moves a little)
+        assert edit.MAX_EDIT_BYTES > 400 << 20  # a 400 MB multi-frame file
