@@ -13,9 +13,11 @@ association's socket:
   runs, the DUL thread is kept off the socket (``AssociationSocket.ready`` is
   False when its ``socket`` is None), the C-STORE requests are written with
   the file's data set bytes as they are, and the responses are read and
-  parsed here (a C-CANCEL arriving meanwhile is noticed). A file whose
-  transfer syntax has no accepted context goes through pynetdicom (with
-  conversion), after handing the socket back.
+  parsed here (a C-CANCEL arriving meanwhile is noticed). Each file is read
+  (and a large one streamed) in pieces of the peer's PDU size, the next one
+  read while the peer stores the current one; a file whose transfer syntax
+  has no accepted context is converted (scu_send) to an uncompressed one the
+  peer accepted.
 
 Plain TCP only: with TLS the usual path is kept.
 """
@@ -228,9 +230,9 @@ class FastResponses:
         def send_msg(primitive: Any, context_id: int) -> None:
             if (
                 answered
-                and type(primitive).__name__ == "C_GET"
+                and type(primitive).__name__ in ("C_GET", "C_MOVE")
                 and primitive.MessageIDBeingRespondedTo in answered
-            ):  # FastGet sent every response of this C-GET itself
+            ):  # we sent every response of this C-GET / C-MOVE ourselves
                 answered.discard(primitive.MessageIDBeingRespondedTo)
                 return
             encoded = response_command(primitive)
@@ -250,9 +252,26 @@ class FastResponses:
 
     @staticmethod
     def answered(assoc: Any, message_id: int) -> None:
-        """Drop pynetdicom's final response to request ``message_id``: we
-        sent it."""
-        assoc.dcmtui_answered.add(message_id)
+        """Drop pynetdicom's final response to the C-GET or C-MOVE request
+        ``message_id``: we sent it (on any association, TLS too)."""
+        answered: set[int] | None = getattr(assoc, "dcmtui_answered", None)
+        if answered is None:
+            answered = set()
+            dimse = assoc.dimse
+            original = dimse.send_msg
+
+            def send_msg(primitive: Any, context_id: int) -> None:
+                if (
+                    type(primitive).__name__ in ("C_GET", "C_MOVE")
+                    and primitive.MessageIDBeingRespondedTo in answered
+                ):
+                    answered.discard(primitive.MessageIDBeingRespondedTo)
+                    return
+                original(primitive, context_id)
+
+            dimse.send_msg = send_msg
+            assoc.dcmtui_answered = answered
+        answered.add(message_id)
 
     @staticmethod
     def writer(assoc: Any) -> _Writer:
@@ -269,8 +288,7 @@ class Prepared:
     """The file's size."""
     meta: FileMeta | None
     context_id: int | None
-    """None: no accepted context for the file's transfer syntax (pynetdicom
-    must convert it)."""
+    """None when ``error`` says why the file cannot be sent."""
     message: bytes | None
     """The P-DATA-TF to write: the whole request, or its command set when
     ``streamed``."""
@@ -278,6 +296,9 @@ class Prepared:
     """Why the file cannot be sent."""
     streamed: bool = False
     """The data set follows, read from the file when it is sent."""
+    converted: bytes | None = None
+    """The data set converted to a syntax the peer accepted (sent instead of
+    the file's bytes)."""
 
 
 class FastGet:
@@ -471,12 +492,19 @@ class FastGet:
         except OSError as exc:
             return Prepared(path, 0, None, None, None, exc)
         context_id = self._context(meta.sop_class, meta.transfer_syntax)
-        if context_id is None:
-            return Prepared(path, file_size, meta, None, None, None)
+        converted: bytes | None = None
+        if context_id is None:  # the peer refuses the file's syntax
+            try:
+                context_id, converted = self._convert(path, meta)
+            except Exception as exc:
+                return Prepared(path, file_size, meta, None, None, OSError(str(exc)))
         command = store_command(meta.sop_class, meta.sop_instance, message_id)
-        size = file_size - meta.offset
-        if len(head) == file_size and size + len(command) + 12 <= self.writer.max_value:
-            data = head[meta.offset :]
+        size = file_size - meta.offset if converted is None else len(converted)
+        whole = converted if converted is not None else None
+        if whole is None and len(head) == file_size:
+            whole = head[meta.offset :]
+        if whole is not None and size + len(command) + 12 <= self.writer.max_value:
+            data = whole
             message = b"".join(
                 (
                     struct.pack(">BBI", 0x04, 0, len(command) + len(data) + 12),
@@ -494,7 +522,25 @@ class FastGet:
                 command,
             )
         )
-        return Prepared(path, file_size, meta, context_id, header, None, streamed=True)
+        return Prepared(
+            path, file_size, meta, context_id, header, None, True, converted
+        )
+
+    def _convert(self, path: str, meta: FileMeta) -> tuple[int, bytes]:
+        """The data set of ``path`` in an uncompressed syntax the peer
+        accepted for its SOP class: (context ID, bytes).
+
+        Raises:
+            OSError: No such context.
+            SendError: pydicom cannot convert the file.
+        """
+        from dcmtui.services.scu_send import UNCOMPRESSED, _convert
+
+        for target in UNCOMPRESSED:
+            context_id = self._context(meta.sop_class, target)
+            if context_id is not None:
+                return context_id, _convert(path, meta.transfer_syntax, target)
+        raise OSError("the peer accepted no context for this SOP class")
 
     def send(self, item: Prepared) -> None:
         """Send a prepared C-STORE request (with what is queued before it);
@@ -510,7 +556,25 @@ class FastGet:
         self._queued.append(item.message)
         try:
             self.flush()
-            if item.streamed:
+            if item.streamed and item.converted is not None:
+                view = memoryview(item.converted)
+                limit = self.writer.max_value
+                for start in range(0, len(view), limit):
+                    part = view[start : start + limit]
+                    last = 2 if start + limit >= len(view) else 0
+                    self._send(
+                        struct.pack(
+                            ">BBIIBB",
+                            0x04,
+                            0,
+                            len(part) + 6,
+                            len(part) + 2,
+                            item.context_id,
+                            last,
+                        ),
+                        part,
+                    )
+            elif item.streamed:
                 with open(item.path, "rb") as handle:
                     size = os.fstat(handle.fileno()).st_size - item.meta.offset
                     if size + item.meta.offset != item.size:

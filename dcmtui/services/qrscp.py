@@ -24,12 +24,12 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcmtui.config import QrSettings
-from dcmtui.models import AssocEvent, Node
+from dcmtui.models import Node
 from dcmtui.services.qr_fast import (
     FastGet,
     FastResponses,
@@ -558,9 +558,6 @@ class QrService:
                             item.path,
                             current.error,
                         )
-                    elif current.context_id is None:  # pynetdicom converts it
-                        lane.release()
-                        code, size = self._store_slowly(assoc, item, sub_id(done))
                     else:
                         lane.send(current)
                         size = current.size
@@ -652,22 +649,6 @@ class QrService:
             assoc, "c-get", status=status, nbytes=counts.nbytes, detail=detail
         )
 
-    @staticmethod
-    def _store_slowly(assoc: Any, item: Instance, message_id: int) -> tuple[int, int]:
-        """One C-STORE through pynetdicom (it converts the data set to an
-        accepted transfer syntax); (status, file size)."""
-        from pynetdicom import _config
-
-        _config.STORE_SEND_CHUNKED_DATASET = True
-        size = Path(item.path).stat().st_size
-        try:
-            rsp = assoc.send_c_store(item.path, msg_id=message_id)
-        except ValueError:  # no context for the file's syntax: decode it
-            from pydicom import dcmread
-
-            rsp = assoc.send_c_store(dcmread(item.path), msg_id=message_id)
-        return (int(getattr(rsp, "Status", 0xC000)) if rsp else 0xC000), size
-
     def _on_move(self, event: Any) -> Iterator[Any]:
         uid = str(event.context.abstract_syntax)
         assoc = event.assoc
@@ -684,96 +665,175 @@ class QrService:
             )
             yield None, None
             return
+        yield node.host, node.port, {}  # known: we make the sub-association
+        FastResponses.install(assoc)
+        self._move(event, uid, node, dest_ae)
+        yield 0  # all answered: pynetdicom's own final response is dropped
+
+    def _move(self, event: Any, uid: str, node: Node, dest_ae: str) -> None:
+        """The whole C-MOVE: the sub-operations on an association to ``node``
+        made by the small sender of services.scu_send (files streamed as they
+        are, converted where the node refuses their syntax), a Pending
+        response after each, and the final response."""
+        from dcmtui.services.scu import AssociationFailed, Scu
+        from dcmtui.services.scu_send import Sender, collect
+
+        assoc = event.assoc
+        counts = _Counts()
+        failed: list[str] = []
+        cancelled = _Cancelled(event)
+        responder = _MoveResponder(event, uid)
+        started = time.monotonic()
         try:
             identifier = event.identifier
             what = f"{MOVE[uid]} root {describe(identifier)} to {dest_ae}"
             instances = self.query.instances(identifier, MOVE[uid])
-            error: QueryError | None = None
         except QueryError as exc:
-            what, instances, error = str(exc), [], exc
-        counts = _Counts()
-        kwargs = self._move_association(node, instances, counts)
-        yield node.host, node.port, kwargs
-        if error is not None:
-            self.scp.emit_for(assoc, "c-move", status=error.status, detail=str(error))
-            yield 1
-            yield _status(error.status, str(error)), None
+            self.scp.emit_for(assoc, "c-move", status=exc.status, detail=str(exc))
+            responder.final(exc.status, comment=str(exc))
             return
-        yield len(instances)
-        yield from self._retrieve(event, "move", instances, counts, what)
-
-    def _move_association(
-        self, node: Node, instances: list[Instance], counts: _Counts
-    ) -> dict[str, Any]:
-        """Arguments of ``AE.associate`` for the C-MOVE sub-association."""
-        from pynetdicom import evt
-        from pynetdicom.presentation import build_context
-
-        syntaxes: dict[str, list[str]] = {}
-        for item in instances:
-            known = syntaxes.setdefault(item.sop_class_uid, [])
-            for ts in (item.transfer_syntax_uid, *_IDENTIFIER_SYNTAXES[:2]):
-                if ts and ts not in known:
-                    known.append(ts)
-        contexts = [build_context(sop, ts) for sop, ts in list(syntaxes.items())[:128]]
-        if not contexts:
-            contexts = [build_context("1.2.840.10008.1.1")]
-        events = self.scp.events
-        assoc_id = events.new_id("out")
-
-        def emit(kind: str, detail: str, **values: Any) -> None:
-            events.emit(
-                AssocEvent(
-                    time=time.time(),
-                    assoc_id=assoc_id,
-                    direction="out",
-                    kind=kind,
-                    peer_host=node.host,
-                    peer_port=node.port,
-                    calling_ae=self.scp.ae_title,
-                    called_ae=node.ae_title,
-                    detail=detail,
-                    **values,
-                )
+        except Exception as exc:
+            LOGGER.exception("query/retrieve: C-MOVE failed")
+            self.scp.emit_for(
+                assoc, "c-move", status=UNABLE_TO_PROCESS, detail=str(exc)
             )
+            responder.final(UNABLE_TO_PROCESS, comment="the retrieve failed")
+            return
+        total = len(instances)
+        by_path = {item.path: item for item in instances}
+        files, skipped = collect(list(by_path))
+        done = 0
 
-        def on_open(event: Any) -> None:
-            sock = event.assoc.dul.socket
-            raw = sock.socket if sock is not None else None
-            if raw is not None:
-                with contextlib.suppress(OSError):
-                    raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._sender(
-                event.assoc,
-                counts,
-                "C-MOVE",
-                lambda **values: emit("c-store", **values),
+        seen: set[str] = set()
+
+        def tally(path: str, state: str, nbytes: int) -> None:
+            nonlocal done
+            done += 1
+            seen.add(path)
+            if state in ("sent", "converted"):
+                counts.completed += 1
+                counts.nbytes += nbytes
+            elif state == "warning":
+                counts.warning += 1
+            else:
+                counts.failed += 1
+                item = by_path.get(path)
+                failed.append(item.sop_instance_uid if item else "")
+            responder.pending(total - done, counts)
+
+        for skip in skipped:
+            LOGGER.warning("query/retrieve: cannot send %s: %s", skip.path, skip.detail)
+            tally(skip.path, "failed", 0)
+        scu = Scu(self.scp.events, calling_ae=self.scp.ae_title, timeout=30.0)
+        sender = Sender(scu, self.settings.data_dir)
+        status: int | None = None
+        try:
+            for sent, result in sender.send_files(
+                replace(node, calling_ae=""), files, "C-MOVE", stop=cancelled
+            ):
+                tally(sent.path, result.state, result.nbytes)
+        except AssociationFailed as exc:
+            LOGGER.warning("query/retrieve: C-MOVE to %s: %s", dest_ae, exc)
+            if not counts.completed and not counts.warning:
+                status = MOVE_DESTINATION_UNKNOWN  # what pynetdicom answers
+                what = f"{what}: cannot associate: {exc.cause}"
+            for path, unsent in by_path.items():  # the rest were not sent
+                if path not in seen:
+                    seen.add(path)
+                    done += 1
+                    counts.failed += 1
+                    failed.append(unsent.sop_instance_uid)
+        if status is None:
+            if cancelled() and done < total:
+                status = CANCEL
+            elif counts.failed or counts.warning:
+                status = 0xA702 if counts.failed == total else 0xB000
+            else:
+                status = SUCCESS
+        remaining = total - done if status == CANCEL else None
+        responder.final(status, counts, remaining, failed)
+        seconds = time.monotonic() - started
+        if status == CANCEL:
+            detail = (
+                f"{what}: cancelled by the peer after {counts.completed} of {total}"
             )
+        else:
+            detail = (
+                f"{what}: {counts.completed} sent, {counts.failed} failed, "
+                f"{counts.warning} warnings in {seconds:.1f} s"
+            )
+        self.scp.emit_for(
+            assoc, "c-move", status=status, nbytes=counts.nbytes, detail=detail
+        )
 
-        handlers = [
-            (evt.EVT_CONN_OPEN, on_open),
-            (
-                evt.EVT_ESTABLISHED,
-                lambda e: emit("accepted", f"C-MOVE sub-association to {node.name}"),
-            ),
-            (
-                evt.EVT_REJECTED,
-                lambda e: emit("rejected", "the move destination rejected us"),
-            ),
-            (
-                evt.EVT_RELEASED,
-                lambda e: emit("released", f"{counts.completed} objects sent"),
-            ),
-            (evt.EVT_ABORTED, lambda e: emit("aborted", "the sub-association aborted")),
-        ]
-        kwargs: dict[str, Any] = {"contexts": contexts, "evt_handlers": handlers}
-        if node.tls:
-            from dcmtui.services.scu import tls_args
 
-            kwargs["tls_args"] = tls_args(node)
-        if node.max_pdu:
-            kwargs["max_pdu"] = node.max_pdu
-        return kwargs
+class _MoveResponder:
+    """C-MOVE responses of one request, sent by us (through FastResponses'
+    encoder on a plain socket, pynetdicom's with TLS)."""
+
+    def __init__(self, event: Any, uid: str) -> None:
+        self.assoc = event.assoc
+        self.context_id = int(event.context.context_id)
+        self.syntax = str(event.context.transfer_syntax)
+        self.uid = uid
+        self.message_id = int(event.request.MessageID)
+
+    def _response(self, status: int) -> Any:
+        from pynetdicom.dimse_primitives import C_MOVE
+
+        rsp = C_MOVE()
+        rsp.MessageID = self.message_id
+        rsp.MessageIDBeingRespondedTo = self.message_id
+        rsp.AffectedSOPClassUID = self.uid
+        rsp.Status = status
+        return rsp
+
+    def pending(self, remaining: int, counts: _Counts) -> None:
+        """A Pending response with the sub-operation counts."""
+        rsp = self._response(PENDING)
+        rsp.NumberOfRemainingSuboperations = remaining
+        rsp.NumberOfCompletedSuboperations = counts.completed
+        rsp.NumberOfFailedSuboperations = counts.failed
+        rsp.NumberOfWarningSuboperations = counts.warning
+        self.assoc.dimse.send_msg(rsp, self.context_id)
+
+    def final(
+        self,
+        status: int,
+        counts: _Counts | None = None,
+        remaining: int | None = None,
+        failed: list[str] | None = None,
+        comment: str = "",
+    ) -> None:
+        """The final response; pynetdicom's own one is dropped."""
+        from io import BytesIO
+
+        rsp = self._response(status)
+        if comment:
+            rsp.ErrorComment = comment[:64]
+        if counts is not None:
+            if remaining is not None:
+                rsp.NumberOfRemainingSuboperations = remaining
+            rsp.NumberOfCompletedSuboperations = counts.completed
+            rsp.NumberOfFailedSuboperations = counts.failed
+            rsp.NumberOfWarningSuboperations = counts.warning
+        if counts is not None and status not in (SUCCESS, MOVE_DESTINATION_UNKNOWN):
+            from pydicom.dataset import Dataset
+            from pydicom.uid import UID
+            from pynetdicom.dsutils import encode
+
+            ds = Dataset()
+            ds.FailedSOPInstanceUIDList = failed or []
+            syntax = UID(self.syntax)
+            data = encode(
+                ds, syntax.is_implicit_VR, syntax.is_little_endian, syntax.is_deflated
+            )
+            if data:
+                rsp.Identifier = BytesIO(data)
+        try:
+            self.assoc.dimse.send_msg(rsp, self.context_id)
+        finally:
+            FastResponses.answered(self.assoc, self.message_id)
 
 
 _HOSTS: dict[str, set[str]] = {}

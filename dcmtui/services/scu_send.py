@@ -16,7 +16,7 @@ import os
 import struct
 import threading
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG as stat_isreg
@@ -503,6 +503,52 @@ class Sender:
             detail=f"the node answered 0x{code:04X}"
             + (f": {comment}" if comment else ""),
         )
+
+    def send_files(
+        self,
+        node: Node,
+        files: Sequence[SendFile],
+        what: str,
+        stop: Callable[[], bool] = lambda: False,
+    ) -> Iterator[tuple[SendFile, FileSendStatus]]:
+        """Send files read by ``collect``, without a journal, on as few
+        associations as their contexts need (a C-MOVE's sub-operations);
+        yield each file with its status. When ``stop()`` turns true, nothing
+        more is sent and the association is released.
+
+        Raises:
+            AssociationFailed: The node could not be reached, rejected us, or
+                aborted (the files not yet yielded were not sent).
+        """
+        for contexts, members in plan_contexts(files, node.transfer_syntaxes):
+            if stop():
+                return
+            try:
+                assoc, assoc_id = self._open(node, contexts, what)
+            except AssociationFailed as exc:
+                if "no presentation context accepted" not in exc.cause:
+                    raise
+                for item in members:
+                    _state, detail = _decision(item, {})
+                    yield item, FileSendStatus(item.path, "failed", detail=detail)
+                continue
+            try:
+                accepted = _accepted(assoc.contexts)
+                for item in members:
+                    if stop():
+                        break
+                    try:
+                        status = self._send_one(node, assoc, assoc_id, item, accepted)
+                    except Aborted as exc:
+                        raise self.scu.aborted(node, what) from exc
+                    yield item, status
+            except BaseException as exc:
+                assoc.abort()
+                detail = exc.cause if isinstance(exc, AssociationFailed) else str(exc)
+                self.scu._emit(assoc_id, node, "aborted", detail=detail or "stopped")
+                raise
+            assoc.release()
+            self.scu._emit(assoc_id, node, "released")
 
     async def send(
         self,
