@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import gc
 import logging
 import os
 import queue
@@ -28,10 +30,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from dcmtui.config import ReceiverSettings, Settings
-from dcmtui.models import AssocEvent, ContextResult
+from dcmtui.models import AssocEvent, ContextResult, FileKind, FileRecord
 from dcmtui.services.errors import DcmtuiError
 from dcmtui.services.events import EventBus
-from dcmtui.services.store import IndexWriter, Spool, Store, record_for
+from dcmtui.services.store import (
+    IndexWriter,
+    PathFields,
+    Placed,
+    Spool,
+    Store,
+    path_fields,
+    read_stored,
+)
 
 if TYPE_CHECKING:
     from pynetdicom.transport import ThreadedAssociationServer
@@ -193,6 +203,10 @@ class _WakingTime:
             waiter(seconds)
 
 
+_PREAMBLE = b"\0" * 128 + b"DICM"
+_GC_EVERY = 30.0
+"""Seconds between the full garbage collections of an idle receiver."""
+
 _IDLE_WAIT = 0.01
 """Longest nap of a woken reactor: only timers and kill flags wait that long."""
 
@@ -253,30 +267,54 @@ class _LazyMeta:
         return self._make(**self._values)
 
     def encode(self) -> bytes:
-        from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID as impl_uid
-        from pynetdicom import PYNETDICOM_IMPLEMENTATION_VERSION as impl_version
-
-        def ui(tag: int, value: str) -> bytes:
-            raw = value.encode("ascii", "replace")
-            if len(raw) % 2:
-                raw += b"\0"
-            return _element(tag, b"UI", raw)
-
-        version = impl_version.encode("ascii", "replace")
-        if len(version) % 2:
-            version += b" "
-        body = b"".join(
-            (
-                b"\x02\x00\x01\x00OB\x00\x00\x02\x00\x00\x00\x00\x01",
-                ui(0x0002, str(self._values["sop_class_uid"])),
-                ui(0x0003, str(self._values["sop_instance_uid"])),
-                ui(0x0010, str(self._values["transfer_syntax"])),
-                ui(0x0012, str(impl_uid)),
-                _element(0x0013, b"SH", version),
-            )
+        return meta_group(
+            str(self._values["sop_class_uid"]),
+            str(self._values["sop_instance_uid"]),
+            str(self._values["transfer_syntax"]),
         )
-        group = b"\x02\x00\x00\x00UL\x04\x00" + len(body).to_bytes(4, "little")
-        return group + body
+
+
+def meta_group(sop_class: str, sop_instance: str, syntax: str) -> bytes:
+    """The file meta information group of a received object (explicit VR LE)."""
+    head, tail, fixed = _meta_parts(sop_class, syntax)
+    instance = _ui_element(0x0003, sop_instance)
+    return b"".join(
+        (
+            b"\x02\x00\x00\x00UL\x04\x00",
+            (fixed + len(instance)).to_bytes(4, "little"),
+            head,
+            instance,
+            tail,
+        )
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _meta_parts(sop_class: str, syntax: str) -> tuple[bytes, bytes, int]:
+    """The meta elements before and after the SOP Instance UID, and their size
+    (the same for every object of a class and transfer syntax)."""
+    from pynetdicom import PYNETDICOM_IMPLEMENTATION_UID as impl_uid
+    from pynetdicom import PYNETDICOM_IMPLEMENTATION_VERSION as impl_version
+
+    version = impl_version.encode("ascii", "replace")
+    if len(version) % 2:
+        version += b" "
+    head = b"\x02\x00\x01\x00OB\x00\x00\x02\x00\x00\x00\x00\x01" + _ui_element(
+        0x0002, sop_class
+    )
+    tail = (
+        _ui_element(0x0010, syntax)
+        + _ui_element(0x0012, str(impl_uid))
+        + _element(0x0013, b"SH", version)
+    )
+    return head, tail, len(head) + len(tail)
+
+
+def _ui_element(elem: int, value: str) -> bytes:
+    raw = value.encode("ascii", "replace")
+    if len(raw) % 2:
+        raw += b"\0"
+    return _element(elem, b"UI", raw)
 
 
 def _element(elem: int, vr: bytes, value: bytes) -> bytes:
@@ -402,6 +440,8 @@ class StoreScp:
         self._status = ReceiverStatus()
         self._stopping = False
         self._post: _PostStore | None = None
+        self._ended_since_gc = 0
+        self._last_gc = 0.0
         self.fast_path = True
         """Read C-STORE/C-ECHO off the socket ourselves (services.scp_fast)."""
         self.fast_objects = 0
@@ -485,10 +525,15 @@ class StoreScp:
                 f"cannot listen on {self.bind}:{self.port}: {exc.strerror or exc}"
             ) from exc
         assert server is not None  # block=False returns the server
+        # pynetdicom's accept loop runs a full gc.collect() every 60th turn
+        # (a connection, or 0.5 s idle): a pause of 50-500 ms in the middle of
+        # transfers. We collect when no association is open instead.
+        server.service_actions = self._service_actions  # type: ignore[method-assign]
         self._server = server
         self._stopping = False
         self.port = int(server.server_address[1])
         self._index = IndexWriter(self.settings.index_path)
+        self.store.start_spares()
         if cfg.post_store_command:
             self._post = _PostStore(cfg.post_store_command)
         self._status = ReceiverStatus(
@@ -507,6 +552,16 @@ class StoreScp:
             self.store.root,
         )
         return self.port
+
+    def _service_actions(self) -> None:
+        """Called by the accept loop after each connection and idle poll."""
+        if self._ended_since_gc and time.monotonic() - self._last_gc > _GC_EVERY:
+            with self._lock:
+                idle = not self._assocs
+            if idle:
+                self._ended_since_gc = 0
+                self._last_gc = time.monotonic()
+                gc.collect()
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         cfg = self.config
@@ -553,6 +608,7 @@ class StoreScp:
         for assoc in active:
             assoc.join(timeout=5)
         self._server = None
+        self.store.stop_spares()
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -636,7 +692,7 @@ class StoreScp:
                 _SPOOLERS[assoc.dul] = (self.store, state)
             if raw is not None:
                 self._wake_up_reactors(assoc, raw, state)
-                self._install_fast_reader(assoc, state)
+                self._install_fast_reader(assoc, state, raw, cap)
             # The end of the association thread is the one sure end of every
             # connection (pynetdicom does not always trigger EVT_CONN_CLOSE).
             target = assoc._target
@@ -689,7 +745,9 @@ class StoreScp:
         _WAITERS[dul] = _dul_waiter(raw, wake_r)
         _WAITERS[assoc] = _queue_waiter(messages)
 
-    def _install_fast_reader(self, assoc: Any, state: _Assoc) -> None:
+    def _install_fast_reader(
+        self, assoc: Any, state: _Assoc, raw: socket.socket, cap: int
+    ) -> None:
         from dcmtui.services.scp_fast import FastReader
 
         dul = assoc.dul
@@ -705,18 +763,12 @@ class StoreScp:
         def new_spool(sop_class: str, sop_uid: str, syntax: str) -> Spool:
             spool = self.store.new_spool()
             state.spools.add(spool)
-            meta = _LazyMeta(
-                {
-                    "sop_class_uid": sop_class,
-                    "sop_instance_uid": sop_uid,
-                    "transfer_syntax": syntax,
-                },
-                dict,
-            )
-            spool.write(b"\0" * 128 + b"DICM" + meta.encode())
+            spool.write(_PREAMBLE)
+            spool.write(meta_group(sop_class, sop_uid, syntax))
+            spool.syntax = syntax
             return spool
 
-        def stored(spool: Spool, sop_uid: str) -> int:
+        def stored(spool: Spool, sop_uid: str) -> tuple[int, Callable[[], None] | None]:
             state.spools.discard(spool)
             self.fast_objects += 1
             return self._store_spool(state, spool, sop_uid)
@@ -724,7 +776,29 @@ class StoreScp:
         def echoed() -> None:
             self._emit(state, "c-echo", status=0)
 
-        dul._read_pdu_data = FastReader(dul, enabled, new_spool, stored, echoed)
+        assert state.pipe is not None
+        reader = FastReader(
+            dul,
+            raw,
+            state.pipe[0],
+            cap,
+            lambda why: setattr(state, "abort_reason", why),
+            enabled,
+            new_spool,
+            stored,
+            echoed,
+            idle=_IDLE_WAIT,
+        )
+        dul._read_pdu_data = reader
+        transport_event = dul._is_transport_event
+
+        def is_transport_event() -> bool:
+            if reader.has_pdu():  # read ahead: not on the socket any more
+                reader()
+                return True
+            return bool(transport_event())
+
+        dul._is_transport_event = is_transport_event
 
     @staticmethod
     def _peer_gone(assoc: Any, state: _Assoc) -> None:
@@ -749,6 +823,7 @@ class StoreScp:
                 _SPOOLERS.pop(assoc.dul, None)
             _WAITERS.pop(assoc, None)
             _WAITERS.pop(assoc.dul, None)
+            self._ended_since_gc += 1
             with self._lock:
                 state = self._assocs.pop(id(assoc), None)
                 if state is not None:  # late handlers (EVT_ABORTED) still find it
@@ -999,28 +1074,47 @@ class StoreScp:
                 state, CANNOT_UNDERSTAND, "no data set received", 0
             )
         state.spools.discard(spool)
-        return self._store_spool(state, spool, sop_uid)
+        status, after = self._store_spool(state, spool, sop_uid)
+        if after is not None:
+            after()
+        return status
 
-    def _store_spool(self, state: _Assoc, spool: Spool, sop_uid: str) -> int:
-        """Place a received object in the store; return the DIMSE status."""
+    def _store_spool(
+        self, state: _Assoc, spool: Spool, sop_uid: str
+    ) -> tuple[int, Callable[[], None] | None]:
+        """Place a received object in the store.
+
+        Returns:
+            The DIMSE status to answer, and what is left to do once the answer
+            is out (index, events, post-store command), so that the sender
+            goes on with its next object meanwhile.
+        """
         spool.close()
         if spool.problem:
             spool.discard()
             return self._store_failed(
                 state, OUT_OF_RESOURCES, spool.problem, spool.nbytes
-            )
+            ), None
         for extension in self.extensions or ():  # the store quota (qrscp)
             refusal = extension.refuse_store(spool.nbytes)
             if refusal:
                 spool.discard()
                 return self._store_failed(
                     state, OUT_OF_RESOURCES, refusal, spool.nbytes
-                )
+                ), None
         try:
-            from dcmtui.services.fastread import read_record
+            fields: PathFields | None = None
+            if spool.head:
+                fields = path_fields(
+                    spool.head,
+                    spool.syntax,
+                    complete=spool.nbytes - spool.head_at == len(spool.head),
+                )
+            if fields is None:  # unusual: the index reader reads the spool file
+                from dcmtui.services.fastread import read_record
 
-            record = read_record(spool.name, spool.nbytes, 0)
-            placed = self.store.commit(spool, sop_uid, record)
+                fields = read_record(spool.name, spool.nbytes, 0)
+            placed = self.store.commit(spool, sop_uid, fields)
         except OSError as exc:
             spool.discard()
             return self._store_failed(
@@ -1028,31 +1122,44 @@ class StoreScp:
                 OUT_OF_RESOURCES,
                 f"cannot store the object: {exc.strerror or exc}",
                 spool.nbytes,
-            )
+            ), None
         except Exception as exc:
             LOGGER.exception("receiver: storing %r failed", sop_uid)
             spool.discard()
             return self._store_failed(
                 state, OUT_OF_RESOURCES, f"cannot store the object: {exc}", spool.nbytes
-            )
-        final = record_for(placed.path, record)
-        if self._index is not None and placed.outcome != "duplicate":
-            self._index.add(final)
+            ), None
         state.stores += 1
         with self._lock:
             self._status.instances += 1
             self._status.nbytes += spool.nbytes
-        rel = placed.path.relative_to(self.store.root)
-        detail = {
-            "stored": f"stored {rel}",
-            "duplicate": f"identical to {rel}: not stored again",
-            "kept": f"a different object had this SOP Instance UID: kept both, "
-            f"new one as {rel}",
-            "overwritten": f"replaced {rel} (receiver.duplicates = overwrite)",
-        }[placed.outcome]
-        self._emit(state, "c-store", status=0, nbytes=spool.nbytes, detail=detail)
+        return 0x0000, lambda: self._stored(state, placed, sop_uid, spool.nbytes)
+
+    def _stored(self, state: _Assoc, placed: Placed, sop_uid: str, nbytes: int) -> None:
+        """What follows a stored object: index, event, post-store command."""
+        if self._index is not None and placed.outcome != "duplicate":
+            self._index.add(placed.path)  # read in the index writer's thread
+        root = str(self.store.root) + os.sep
+        rel = placed.path[len(root) :] if placed.path.startswith(root) else placed.path
+        if placed.outcome == "stored":
+            detail = f"stored {rel}"
+        elif placed.outcome == "duplicate":
+            detail = f"identical to {rel}: not stored again"
+        elif placed.outcome == "kept":
+            detail = (
+                "a different object had this SOP Instance UID: kept both, "
+                f"new one as {rel}"
+            )
+        else:
+            detail = f"replaced {rel} (receiver.duplicates = overwrite)"
+        self._emit(state, "c-store", status=0, nbytes=nbytes, detail=detail)
+        if self._post is None:
+            return
+        final = read_stored(placed.path) or FileRecord(
+            placed.path, nbytes, 0, FileKind.OTHER
+        )
         values = {
-            "path": str(placed.path),
+            "path": placed.path,
             "sop_instance_uid": sop_uid,
             "sop_class_uid": final.sop_class_uid,
             "study_uid": final.study_uid,
@@ -1063,12 +1170,10 @@ class StoreScp:
             "peer_host": state.host,
             "store": str(self.store.root),
         }
-        if self._post is not None:
-            if self.config.post_store_on == "object":
-                self._post.submit(values)
-            else:
-                state.studies.setdefault(final.study_uid, []).append(str(placed.path))
-        return 0x0000
+        if self.config.post_store_on == "object":
+            self._post.submit(values)
+        else:
+            state.studies.setdefault(final.study_uid, []).append(placed.path)
 
     def _store_failed(self, state: _Assoc, status: int, why: str, nbytes: int) -> int:
         with self._lock:

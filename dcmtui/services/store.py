@@ -23,9 +23,10 @@ import re
 import shutil
 import struct
 import threading
-from dataclasses import dataclass, replace
+import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple, Protocol
 
 from dcmtui.models import FileRecord
 
@@ -54,7 +55,115 @@ def uid_name(kind: str, value: str) -> str:
     return value if is_uid(value) else hashed(kind, value)
 
 
-def relative_path(layout: str, record: FileRecord, sop_uid: str) -> Path:
+class PathFields(Protocol):
+    """What the folders of an object are named after (a FileRecord has them)."""
+
+    @property
+    def patient_id(self) -> str: ...
+    @property
+    def patient_name(self) -> str: ...
+    @property
+    def study_uid(self) -> str: ...
+    @property
+    def series_uid(self) -> str: ...
+
+
+class Fields(NamedTuple):
+    """The fields of :class:`PathFields`, read by :func:`path_fields`."""
+
+    patient_id: str
+    patient_name: str
+    study_uid: str
+    series_uid: str
+
+
+_EXPLICIT_ELEMENT = struct.Struct("<HH2sH")
+_IMPLICIT_ELEMENT = struct.Struct("<HHL")
+_U32 = struct.Struct("<L")
+_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
+_SHORT_VRS = frozenset(
+    b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST TM UI UL US".split()
+)
+_PATH_TAGS = {0x00100020: 0, 0x00100010: 1, 0x0020000D: 2, 0x0020000E: 3}
+_LAST_TAG = 0x00200013
+"""The index reader (services.fastread) stops looking after this tag."""
+_OTHER_ENCODINGS = frozenset(
+    {
+        "1.2.840.10008.1.2.1.99",  # Deflated Explicit VR Little Endian
+        "1.2.840.10008.1.2.2",  # Explicit VR Big Endian
+        "1.2.840.10008.1.2.4.95",  # JPIP Referenced Deflate
+    }
+)
+"""Transfer syntaxes whose data set is not plain little endian."""
+
+
+def path_fields(data: bytes, syntax: str, *, complete: bool) -> Fields | None:
+    """The fields the folders are named after, from the start of a data set.
+
+    The values are exactly what the index reader (services.fastread) decodes
+    from the stored file, so that an object lands where its index record says;
+    whenever that is not certain (non-ASCII text, undefined lengths, an unusual
+    transfer syntax, data cut short), the answer is None and the caller reads
+    the file with the index reader itself.
+
+    Args:
+        data: The first bytes of the data set (as received).
+        syntax: Its transfer syntax UID.
+        complete: Whether ``data`` is the whole data set.
+
+    Returns:
+        The four fields, or None.
+    """
+    if syntax in _OTHER_ENCODINGS or not syntax.startswith("1.2.840.10008.1.2"):
+        return None
+    end = len(data)
+    if end >= 2 and data[:2] == b"\x00\x08":  # big endian
+        return None
+    explicit = data[4:6] in _LONG_VRS or data[4:6] in _SHORT_VRS
+    values = [b"", b"", b"", b""]
+    pos = 0
+    while True:
+        if pos + 8 > end:
+            if complete and pos == end:
+                break
+            return None
+        if explicit:
+            group, elem, vr, length = _EXPLICIT_ELEMENT.unpack_from(data, pos)
+            if vr in _SHORT_VRS:
+                header = 8
+            elif vr in _LONG_VRS and pos + 12 <= end:
+                length = _U32.unpack_from(data, pos + 8)[0]
+                header = 12
+            else:
+                return None
+        else:
+            group, elem, length = _IMPLICIT_ELEMENT.unpack_from(data, pos)
+            header = 8
+        tag = group << 16 | elem
+        if tag > _LAST_TAG:
+            break
+        if length == 0xFFFFFFFF or group == 0xFFFE:
+            return None
+        stop = pos + header + length
+        if stop > end:
+            return None
+        index = _PATH_TAGS.get(tag)
+        if index is not None:
+            values[index] = data[pos + header : stop]
+        pos = stop
+    patient_id, patient_name, study, series = values
+    for raw in (patient_id, patient_name):
+        if not raw.isascii() or b"\x1b" in raw:
+            return None
+    return Fields(
+        patient_id.decode("ascii").rstrip(" \x00"),
+        patient_name.decode("ascii").rstrip(" \x00").rstrip("="),
+        study.decode("latin-1").rstrip(" \x00"),
+        series.decode("latin-1").rstrip(" \x00"),
+    )
+
+
+def relative_path(layout: str, record: PathFields, sop_uid: str) -> Path:
     """Where an object goes inside the store, from its indexed fields.
 
     Args:
@@ -65,16 +174,27 @@ def relative_path(layout: str, record: FileRecord, sop_uid: str) -> Path:
     Returns:
         A relative path whose every part is a checked UID or a hash.
     """
+    return Path(*relative_parts(layout, record, sop_uid))
+
+
+def relative_parts(layout: str, record: PathFields, sop_uid: str) -> tuple[str, ...]:
+    """The parts of :func:`relative_path` (folders, then the file name)."""
     name = uid_name("x", sop_uid) + ".dcm"
     if layout == "flat":
-        return Path(name)
+        return (name,)
     study = uid_name("s", record.study_uid)
     if layout == "study":
-        return Path(study, name)
+        return (study, name)
     patient = hashed("P", record.patient_id + "\0" + record.patient_name)
     if record.patient_id and not record.patient_name:
         patient = hashed("P", record.patient_id)
-    return Path(patient, study, uid_name("e", record.series_uid), name)
+    return (patient, study, uid_name("e", record.series_uid), name)
+
+
+_FLUSH_BYTES = 1 << 20
+"""A spool writes what it holds once it holds this much (one ``writev``)."""
+_FLUSH_CHUNKS = 512
+"""... or this many pieces (well under IOV_MAX)."""
 
 
 class Spool:
@@ -83,23 +203,44 @@ class Spool:
     It counts what is written, stops writing (and frees the space) as soon as
     the object is too large or the disk fails, and remembers why, so that the
     C-STORE handler can answer 0xA700 instead of storing a partial object.
+
+    Writes are gathered in memory (up to ``_FLUSH_BYTES``) and written with
+    one ``writev``: a small object costs one system call, without a file
+    object and its buffer. The data passed to :meth:`write` is kept, not
+    copied, until then: callers never modify it afterwards (pynetdicom passes
+    ``bytes``; the fast path a view of a PDU buffer read for that PDU alone).
     """
 
     def __init__(
-        self, path: Path, max_bytes: int, problem: str = "", fd: int | None = None
+        self, path: Path | str, max_bytes: int, problem: str = "", fd: int | None = None
     ) -> None:
-        self.path = path
         self.name = str(path)
         self.file = self  # pynetdicom calls ``.file.flush()`` after each write
         self.nbytes = 0
         self.problem = problem
         """Why this object cannot be stored; empty while all is well."""
         self._max = max_bytes
-        self._f = (
-            None
-            if problem
-            else open(path if fd is None else fd, "wb", buffering=1 << 20)  # noqa: SIM115
-        )
+        self._chunks: list[bytes | bytearray | memoryview] = []
+        self._pending = 0
+        self.head = b""
+        """The first piece of the data set, kept by the fast path to name the
+        folders without reading the file back (see :func:`path_fields`)."""
+        self.head_at = 0
+        """Bytes written before ``head`` (preamble and meta group)."""
+        self.syntax = ""
+        """The transfer syntax of the data set, when the writer knows it."""
+        self._fd = -1
+        if not problem:
+            self._fd = (
+                fd
+                if fd is not None
+                else os.open(self.name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+            )
+
+    @property
+    def path(self) -> Path:
+        """The spool file."""
+        return Path(self.name)
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append ``data``; never raises (a failure is kept in ``problem``)."""
@@ -110,49 +251,174 @@ class Spool:
         if self._max and self.nbytes > self._max:
             self._fail(f"object larger than the limit of {self._max} bytes")
             return size
+        self._chunks.append(data)
+        self._pending += size
+        if self._pending >= _FLUSH_BYTES or len(self._chunks) >= _FLUSH_CHUNKS:
+            self._flush()
+        return size
+
+    def _flush(self) -> None:
+        chunks, total = self._chunks, self._pending
+        if not chunks or self._fd < 0:
+            return
+        self._chunks, self._pending = [], 0
         try:
-            assert self._f is not None
-            self._f.write(data)
+            done = os.writev(self._fd, chunks)
+            if done < total:  # a short write: the rest one piece at a time
+                rest = memoryview(b"".join(chunks))[done:]
+                while rest:
+                    n = os.write(self._fd, rest)
+                    if n <= 0:
+                        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                    rest = rest[n:]
         except OSError as exc:
             self._fail(f"cannot write the object: {exc.strerror or exc}")
-        return size
 
     def _fail(self, reason: str) -> None:
         self.problem = reason
         self._discard()
 
     def _discard(self) -> None:
-        if self._f is not None:
+        self._chunks, self._pending = [], 0
+        if self._fd >= 0:
+            fd, self._fd = self._fd, -1
             with contextlib.suppress(OSError):
-                self._f.close()
-            self._f = None
+                os.close(fd)
         with contextlib.suppress(OSError):
-            self.path.unlink()
+            os.unlink(self.name)
 
     def flush(self) -> None:
-        """Nothing: the data is flushed once, when the object is complete."""
+        """Nothing: the data is written in large pieces, and at the end."""
 
     def close(self) -> None:
-        """Flush and close; a failure becomes ``problem``. Idempotent."""
-        if self._f is None:
+        """Write what is held and close; a failure becomes ``problem``.
+
+        Idempotent."""
+        if self._fd < 0:
             return
+        self._flush()
+        if self._fd < 0:  # the write failed: already discarded
+            return
+        fd, self._fd = self._fd, -1
         try:
-            self._f.close()
+            os.close(fd)
         except OSError as exc:
-            self._f = None
             self._fail(f"cannot write the object: {exc.strerror or exc}")
-        self._f = None
 
     def discard(self) -> None:
         """Close and delete the spool file (an aborted or refused transfer)."""
         self._discard()
 
 
+class _SparePool:
+    """Anonymous files (``O_TMPFILE``) made ahead of need in the spool folder.
+
+    Creating a file is most of what receiving a small object costs the system
+    (ext4 looks for a free inode; after many deletions that search takes
+    hundreds of microseconds). A thread makes a few files ahead, without a
+    name, so the association's thread only gives one a name (``linkat``) when
+    a C-STORE begins. Unnamed files vanish with the process: nothing is left
+    behind by a crash, and the spool folder shows only transfers in progress.
+    Where the system cannot do this (no ``O_TMPFILE``, no ``/proc``), the pool
+    stays empty and spool files are created as before.
+    """
+
+    def __init__(self, folder: Path, depth: int = 16) -> None:
+        self._folder = str(folder)
+        self._depth = depth
+        self._ready: collections.deque[int] = collections.deque()
+        self._wanted = threading.Event()
+        self._stopping = False
+        self._fd_dir = -1
+        """``/proc/self/fd``: linking a name of it (following it) names the file."""
+        self._thread: threading.Thread | None = None
+        flag = getattr(os, "O_TMPFILE", 0)
+        if not flag:
+            return
+        self._flags = flag | os.O_WRONLY
+        try:
+            self._fd_dir = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
+            probe = os.open(self._folder, self._flags, 0o666)
+        except OSError:
+            self._close_dir()
+            return
+        name = os.path.join(
+            self._folder, f".probe-{os.getpid()}-{next(_SPOOL_NUMBERS)}"
+        )
+        try:
+            self.link(probe, name)
+            os.unlink(name)
+        except OSError:
+            os.close(probe)
+            self._close_dir()
+            return
+        os.close(probe)  # it had a name once: not anonymous any more
+        self._thread = threading.Thread(
+            target=self._run, daemon=True, name="dcmtui-spool-spares"
+        )
+        self._thread.start()
+
+    def _close_dir(self) -> None:
+        if self._fd_dir >= 0:
+            with contextlib.suppress(OSError):
+                os.close(self._fd_dir)
+        self._fd_dir = -1
+
+    def take(self) -> int | None:
+        """An open, empty, unnamed file, or None when none is ready."""
+        ready = self._ready
+        try:
+            fd = ready.popleft()
+        except IndexError:
+            fd = None
+        # Wake the maker only when half the files are used: it then makes
+        # several in a row, with fewer thread switches.
+        if (
+            len(ready) <= self._depth // 2
+            and self._thread is not None
+            and not self._wanted.is_set()
+        ):
+            self._wanted.set()
+        return fd
+
+    def link(self, fd: int, path: str) -> None:
+        """Give the unnamed file ``fd`` the name ``path`` (same file system).
+
+        Raises:
+            FileExistsError: The name is taken.
+            OSError: It could not be linked.
+        """
+        os.link(str(fd), path, src_dir_fd=self._fd_dir)
+
+    def _run(self) -> None:
+        while not self._stopping:
+            self._wanted.clear()
+            while len(self._ready) < self._depth and not self._stopping:
+                try:
+                    fd = os.open(self._folder, self._flags, 0o666)
+                except OSError as exc:  # disk full, folder gone: try later
+                    LOGGER.debug("no spare spool file: %s", exc)
+                    break
+                self._ready.append(fd)
+            self._wanted.wait(1.0)
+
+    def close(self) -> None:
+        """Stop making files and close the unused ones (they vanish)."""
+        self._stopping = True
+        self._wanted.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        while self._ready:
+            with contextlib.suppress(OSError):
+                os.close(self._ready.popleft())
+        self._close_dir()
+
+
 @dataclass(frozen=True, slots=True)
 class Placed:
     """Where a received object ended up."""
 
-    path: Path
+    path: str
     outcome: str
     """``stored``, ``duplicate`` (identical object already there, new copy
     dropped), ``kept`` (a different object had that name: both kept) or
@@ -177,8 +443,10 @@ class Store:
         self.max_object_bytes = max_object_bytes
         self.min_free_bytes = min_free_bytes
         self.incoming = root / INCOMING
-        self._checked: set[Path] = set()
+        self._checked: set[str] = set()
         """Folders of the store already created and found inside it."""
+        self._spares: _SparePool | None = None
+        self._free_until = 0.0
 
     def prepare(self) -> None:
         """Create the folders and remove spool files left by a crash."""
@@ -186,7 +454,18 @@ class Store:
         for stale in self.incoming.iterdir():
             with contextlib.suppress(OSError):
                 stale.unlink()
-        self._real_root = self.root.resolve()
+        self._real_root = os.path.realpath(self.root)
+
+    def start_spares(self) -> None:
+        """Make spool files ahead of need (see ``_SparePool``); after prepare()."""
+        if self._spares is None:
+            self._spares = _SparePool(self.incoming)
+
+    def stop_spares(self) -> None:
+        """Stop making spool files ahead; the unused ones vanish."""
+        spares, self._spares = self._spares, None
+        if spares is not None:
+            spares.close()
 
     def free_bytes(self) -> int:
         """Free space on the store's file system, for an unprivileged writer."""
@@ -196,29 +475,57 @@ class Store:
             return 0
         return st.f_bavail * st.f_frsize
 
+    def _too_full(self) -> bool:
+        """Whether free space is below ``min_free_bytes``. Looked up at most
+        every 0.1 s while there is room to spare (the limit is a margin: a
+        full disk is still caught by the writes themselves)."""
+        now = time.monotonic()
+        if now < self._free_until:
+            return False
+        free = self.free_bytes()
+        if free < self.min_free_bytes:
+            return True
+        if free > 2 * self.min_free_bytes:
+            self._free_until = now + 0.1
+        return False
+
     def new_spool(self) -> Spool:
         """A fresh spool file, or a refusing one when the disk is too full."""
-        if self.min_free_bytes and self.free_bytes() < self.min_free_bytes:
+        if self.min_free_bytes and self._too_full():
             return Spool(
                 self.incoming / "refused",
                 0,
                 f"less than {self.min_free_bytes} bytes free in the store",
             )
+        incoming = str(self.incoming)
+        spares = self._spares
+        fd = spares.take() if spares is not None else None
+        while fd is not None and spares is not None:
+            path = os.path.join(incoming, f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part")
+            try:
+                spares.link(fd, path)
+            except FileExistsError:  # left by an earlier process with our pid
+                continue
+            except OSError as exc:  # folder replaced, ...: create one below
+                LOGGER.debug("spare spool file unusable: %s", exc)
+                os.close(fd)
+                break
+            return Spool(path, self.max_object_bytes, fd=fd)
         while True:
-            path = self.incoming / f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part"
+            path = os.path.join(incoming, f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part")
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:  # left by an earlier process with our pid
                 continue
             return Spool(path, self.max_object_bytes, fd=fd)
 
-    def commit(self, spool: Spool, sop_uid: str, record: FileRecord) -> Placed:
+    def commit(self, spool: Spool, sop_uid: str, record: PathFields) -> Placed:
         """Move a complete spool file to its place in the store.
 
         Args:
             spool: The closed spool file.
             sop_uid: The SOP Instance UID of the C-STORE request.
-            record: Its index fields (read from the spool file).
+            record: What its folders are named after (read from the data set).
 
         Returns:
             Where it went and how.
@@ -226,35 +533,38 @@ class Store:
         Raises:
             OSError: The object could not be placed (it is discarded).
         """
-        rel = relative_path(self.layout, record, sop_uid)
-        dest = self.root / rel
+        parts = relative_parts(self.layout, record, sop_uid)
+        folder = os.path.join(str(self.root), *parts[:-1])
+        dest = os.path.join(folder, parts[-1])
         try:
             for attempt in (1, 2):
-                if dest.parent not in self._checked:
-                    dest.parent.mkdir(parents=True, exist_ok=True)
-                    real_parent = dest.parent.resolve()
-                    if not real_parent.is_relative_to(self._real_root):
-                        raise OSError(f"{dest.parent} leads outside the store")
+                if folder not in self._checked:
+                    os.makedirs(folder, exist_ok=True)
+                    real = os.path.realpath(folder)
+                    if real != self._real_root and not real.startswith(
+                        self._real_root + os.sep
+                    ):
+                        raise OSError(f"{folder} leads outside the store")
                     if len(self._checked) > 10000:
                         self._checked.clear()
-                    self._checked.add(dest.parent)
+                    self._checked.add(folder)
                 try:
-                    return self._place(spool.path, dest)
+                    return self._place(spool.name, dest)
                 except FileNotFoundError:  # the folder was removed meanwhile
-                    self._checked.discard(dest.parent)
-                    if attempt == 2 or not spool.path.exists():
+                    self._checked.discard(folder)
+                    if attempt == 2 or not os.path.exists(spool.name):
                         raise
             raise AssertionError("unreachable")
         except OSError:
             spool.discard()
             raise
 
-    def _place(self, src: Path, dest: Path) -> Placed:
+    def _place(self, src: str, dest: str) -> Placed:
         if self.duplicates == "overwrite":
-            existed = dest.exists()
+            existed = os.path.exists(dest)
             os.replace(src, dest)
             return Placed(dest, "overwritten" if existed else "stored")
-        stem, n = dest.name[: -len(".dcm")], 0
+        stem, n = dest[: -len(".dcm")], 0
         candidate = dest
         while True:
             try:
@@ -266,10 +576,10 @@ class Store:
                     os.unlink(src)
                     return Placed(candidate, "duplicate")
                 n += 1
-                candidate = dest.with_name(f"{stem}.{n}.dcm")
+                candidate = f"{stem}.{n}.dcm"
                 continue
             except OSError:  # no hard links here: rename if nothing is there
-                if candidate.exists():
+                if os.path.exists(candidate):
                     raise
                 os.rename(src, candidate)
                 return Placed(candidate, "stored" if n == 0 else "kept")
@@ -280,7 +590,7 @@ class Store:
 _libc_renameat2: Any = None
 
 
-def _rename_noreplace(src: Path, dest: Path) -> bool:
+def _rename_noreplace(src: str, dest: str) -> bool:
     """Rename, failing if ``dest`` exists (Linux renameat2 RENAME_NOREPLACE).
 
     Returns:
@@ -310,7 +620,12 @@ def _rename_noreplace(src: Path, dest: Path) -> bool:
     import ctypes
 
     at_fdcwd, noreplace = -100, 1
-    if _libc_renameat2(at_fdcwd, bytes(src), at_fdcwd, bytes(dest), noreplace) == 0:
+    if (
+        _libc_renameat2(
+            at_fdcwd, os.fsencode(src), at_fdcwd, os.fsencode(dest), noreplace
+        )
+        == 0
+    ):
         return True
     err = ctypes.get_errno()
     if err == errno.EEXIST:
@@ -320,18 +635,20 @@ def _rename_noreplace(src: Path, dest: Path) -> bool:
     raise OSError(err, os.strerror(err), str(dest))
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def _same_file(a: str, b: str) -> bool:
     """True when two files hold the same bytes (apart from the meta header's
     implementation fields, which differ between senders and do not count)."""
     try:
-        if a.stat().st_size == b.stat().st_size and filecmp.cmp(a, b, shallow=False):
+        if os.path.getsize(a) == os.path.getsize(b) and filecmp.cmp(
+            a, b, shallow=False
+        ):
             return True
         return _dataset_bytes_equal(a, b)
     except OSError:
         return False
 
 
-def _dataset_offset(path: Path) -> int:
+def _dataset_offset(path: str) -> int:
     """Offset of the data set in a Part 10 file (after the meta group)."""
     with open(path, "rb") as f:
         head = f.read(144)
@@ -341,9 +658,9 @@ def _dataset_offset(path: Path) -> int:
         return 144 + group_length
 
 
-def _dataset_bytes_equal(a: Path, b: Path) -> bool:
+def _dataset_bytes_equal(a: str, b: str) -> bool:
     oa, ob = _dataset_offset(a), _dataset_offset(b)
-    if oa < 0 or ob < 0 or a.stat().st_size - oa != b.stat().st_size - ob:
+    if oa < 0 or ob < 0 or os.path.getsize(a) - oa != os.path.getsize(b) - ob:
         return False
     with open(a, "rb") as fa, open(b, "rb") as fb:
         fa.seek(oa)
@@ -362,15 +679,16 @@ class IndexWriter:
     def __init__(self, db_path: Path, every: float = 0.25) -> None:
         self._db_path = db_path
         self._every = every
-        self._pending: collections.deque[FileRecord] = collections.deque()
+        self._pending: collections.deque[FileRecord | str] = collections.deque()
         self._stop = threading.Event()
         self._thread = threading.Thread(
             target=self._run, daemon=True, name="dcmtui-store-index"
         )
         self._thread.start()
 
-    def add(self, record: FileRecord) -> None:
-        """Queue one record (thread-safe, cheap: no wake-up per record)."""
+    def add(self, record: FileRecord | str) -> None:
+        """Queue one record, or the path of a file to read it from (in the
+        writer's thread). Thread-safe and cheap: no wake-up per record."""
         self._pending.append(record)
 
     def close(self) -> None:
@@ -386,7 +704,13 @@ class IndexWriter:
             stopping = self._stop.wait(self._every)
             batch: list[FileRecord] = []
             while self._pending:
-                batch.append(self._pending.popleft())
+                item = self._pending.popleft()
+                if isinstance(item, str):
+                    record = read_stored(item)
+                    if record is None:
+                        continue
+                    item = record
+                batch.append(item)
             if batch:
                 try:
                     index.upsert(batch)
@@ -396,13 +720,15 @@ class IndexWriter:
                 return
 
 
-def record_for(path: Path, record: FileRecord) -> FileRecord:
-    """The record of a placed object: the spool's fields with the final path."""
+def read_stored(path: str) -> FileRecord | None:
+    """The index record of a stored file (None if it is gone)."""
+    from dcmtui.services.fastread import read_record
+
     try:
-        st = path.stat()
+        st = os.stat(path)
+        return read_record(path, st.st_size, st.st_mtime_ns)
     except OSError:
-        return replace(record, path=str(path))
-    return replace(record, path=str(path), size=st.st_size, mtime_ns=st.st_mtime_ns)
+        return None
 
 
 def disk_usage(path: Path) -> tuple[int, int]:
