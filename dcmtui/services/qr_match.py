@@ -246,6 +246,79 @@ def value_matches(vr: str, pattern: str, value: str) -> bool:
     return False
 
 
+DATETIME_PAIRS = (
+    ("StudyDate", "StudyTime"),
+    ("SeriesDate", "SeriesTime"),
+    ("AcquisitionDate", "AcquisitionTime"),
+    ("ContentDate", "ContentTime"),
+    ("InstanceCreationDate", "InstanceCreationTime"),
+    ("PatientBirthDate", "PatientBirthTime"),
+)
+"""Date and time attributes matched as one date-time range when combined
+date-time matching was negotiated (PS3.4 C.2.2.2.5)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DateTimeRange:
+    """A DA range and a TM range on a pair of attributes, as one range."""
+
+    date_keyword: str
+    time_keyword: str
+    dates: str
+    """The date range, ``20240101-20240131`` (either side may be empty)."""
+    times: str
+    """The time range, ``1200-1800`` (either side may be empty)."""
+
+    def matches(self, date: str, time: str) -> bool:
+        """True when the moment ``date`` ``time`` is in the range. A date
+        without a time matches when any moment of that day does."""
+        day = _date(date)
+        if not day:
+            return False
+        seconds = _time_seconds(time) if time.strip() else None
+        first = (day, seconds if seconds is not None else 0.0)
+        last = (day, seconds if seconds is not None else 86400.0)
+        low_date, _, high_date = (part.strip() for part in self.dates.partition("-"))
+        low_time, _, high_time = (part.strip() for part in self.times.partition("-"))
+        if low_date:
+            low = (_date(low_date), (_time_bound(low_time, False) or 0.0))
+            if last < low:
+                return False
+        if high_date:
+            bound = _time_bound(high_time, True) if high_time else None
+            high = (_date(high_date), 86400.0 if bound is None else bound)
+            if first > high:
+                return False
+        return True
+
+
+def combined_ranges(identifier: Any) -> tuple[Any, list[DateTimeRange]]:
+    """The date-time ranges of ``identifier`` (pairs whose date and time are
+    both ranges), and the identifier with those keys made universal (still
+    returned, matched by the ranges instead)."""
+    ranges: list[DateTimeRange] = []
+    for date_keyword, time_keyword in DATETIME_PAIRS:
+        if date_keyword not in identifier or time_keyword not in identifier:
+            continue
+        dates = _text(identifier.get(date_keyword)).strip()
+        times = _text(identifier.get(time_keyword)).strip()
+        if "-" in dates and "-" in times:
+            ranges.append(DateTimeRange(date_keyword, time_keyword, dates, times))
+    if not ranges:
+        return identifier, []
+    from pydicom.dataelem import DataElement
+    from pydicom.dataset import Dataset
+
+    blank = {name for r in ranges for name in (r.date_keyword, r.time_keyword)}
+    out = Dataset()
+    for elem in identifier:
+        if elem.keyword in blank:
+            out.add(DataElement(elem.tag, elem.VR, ""))
+        else:
+            out.add(elem)
+    return out, ranges
+
+
 # --- identifiers --------------------------------------------------------------
 
 
@@ -381,6 +454,10 @@ def read_file(path: str) -> Any:
     except Exception as exc:  # a file gone or damaged since it was indexed
         LOGGER.warning("query: cannot read %s: %s", path, exc)
         return None
+
+
+def _file_value(dataset: Any, keyword: str) -> str:
+    return _text(dataset.get(keyword)) if dataset is not None else ""
 
 
 def _sequence_matches(key_elem: Any, file_elem: Any) -> bool:
@@ -636,12 +713,33 @@ class StoreQuery:
         return level, plan, layout
 
     def _matches(
-        self, identifier: Any, level: str, plan: _Plan
+        self,
+        identifier: Any,
+        level: str,
+        plan: _Plan,
+        ranges: list[DateTimeRange] | None = None,
     ) -> Iterator[tuple[dict[str, Any], str]]:
-        """(index values, a file) of each entity the index matches."""
+        """(index values, a file) of each entity the index matches (and the
+        date-time ``ranges`` on keys the index keeps)."""
         if level in ("PATIENT", "STUDY"):
-            yield from self._cached_select(identifier, level)
-            return
+            rows = self._cached_select(identifier, level)
+        else:
+            rows = self._select_all(plan)
+        tests = [
+            r
+            for r in ranges or ()
+            if r.date_keyword in plan.selected and r.time_keyword in plan.selected
+        ]
+        for values, path in rows:
+            if all(
+                r.matches(
+                    _text(values.get(r.date_keyword)), _text(values.get(r.time_keyword))
+                )
+                for r in tests
+            ):
+                yield values, path
+
+    def _select_all(self, plan: _Plan) -> Iterator[tuple[dict[str, Any], str]]:
         con = self._connect()
         try:
             yield from self._select(con, plan)
@@ -653,6 +751,7 @@ class StoreQuery:
         identifier: Any,
         model: str,
         cancelled: Callable[[], bool] = lambda: False,
+        combined_datetime: bool = False,
     ) -> Iterator[Any]:
         """Yield one response identifier (a pydicom Dataset) per match.
 
@@ -660,6 +759,8 @@ class StoreQuery:
             identifier: The C-FIND request identifier.
             model: ``patient`` or ``study`` (the information model's root).
             cancelled: Checked between matches (C-CANCEL).
+            combined_datetime: Match a DA range and a TM range on a pair of
+                attributes as one date-time range (negotiated by the peer).
 
         Raises:
             QueryError: The identifier cannot be answered (bad level).
@@ -675,13 +776,35 @@ class StoreQuery:
                 tag, vr, value, already_converted=True, validation_mode=config.IGNORE
             )
 
+        ranges: list[DateTimeRange] = []
+        if combined_datetime:
+            identifier, ranges = combined_ranges(identifier)
         level, plan, layout = self._layout(identifier, model)
-        for values, path in self._matches(identifier, level, plan):
+        on_files = [
+            r
+            for r in ranges
+            if not (r.date_keyword in plan.selected and r.time_keyword in plan.selected)
+        ]
+        for values, path in self._matches(identifier, level, plan, ranges):
             if cancelled():
                 return
             source = read_file(path) if plan.file_keys else None
             if plan.file_keys and not all(
                 element_matches(e, source) for e in plan.file_keys
+            ):
+                continue
+            if on_files and not all(
+                r.matches(
+                    _text(
+                        values.get(r.date_keyword)
+                        or _file_value(source, r.date_keyword)
+                    ),
+                    _text(
+                        values.get(r.time_keyword)
+                        or _file_value(source, r.time_keyword)
+                    ),
+                )
+                for r in on_files
             ):
                 continue
             out = Dataset()
@@ -725,6 +848,7 @@ class StoreQuery:
         model: str,
         implicit: bool,
         cancelled: Callable[[], bool] = lambda: False,
+        combined_datetime: bool = False,
     ) -> Iterator[bytes] | None:
         """The response identifiers of ``find``, already encoded in little
         endian (implicit or explicit VR), without building pydicom Datasets;
@@ -734,6 +858,9 @@ class StoreQuery:
         Raises:
             QueryError: The identifier cannot be answered (bad level).
         """
+        ranges: list[DateTimeRange] = []
+        if combined_datetime:
+            identifier, ranges = combined_ranges(identifier)
         level, plan, layout = self._layout(identifier, model)
         if plan.file_keys:
             return None
@@ -753,7 +880,7 @@ class StoreQuery:
         utf8 = (0x00080005, head.element(0x00080005, "CS", "ISO_IR 192"))
 
         def encode() -> Iterator[bytes]:
-            for values, _path in self._matches(identifier, level, plan):
+            for values, _path in self._matches(identifier, level, plan, ranges):
                 if cancelled():
                     return
                 elements = list(fixed)

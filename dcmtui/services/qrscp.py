@@ -170,7 +170,30 @@ class QrService:
             (evt.EVT_C_FIND, self._on_find),
             (evt.EVT_C_MOVE, self._on_move),
             (evt.EVT_C_GET, self._on_get),
+            (evt.EVT_SOP_EXTENDED, self._on_extended),
         ]
+
+    def _on_extended(self, event: Any) -> dict[str, bytes]:
+        """SOP class extended negotiation (PS3.4 C.5.1.1.1): of the C-FIND
+        options we support combined date-time matching (byte 2); every other
+        byte asked for is answered 0 (not supported)."""
+        answers: dict[str, bytes] = {}
+        combined: set[str] = set()
+        try:
+            for uid, info in (event.app_info or {}).items():
+                uid, info = str(uid), bytes(info or b"")
+                if uid not in FIND or not info:
+                    continue
+                answer = bytearray(len(info))
+                if len(info) > 1 and info[1] == 1:
+                    answer[1] = 1
+                    combined.add(uid)
+                answers[uid] = bytes(answer)
+            event.assoc.dcmtui_combined_datetime = combined
+        except Exception:
+            LOGGER.exception("query/retrieve: extended negotiation failed")
+            return {}
+        return answers
 
     def enabled(self, service: str) -> bool:
         """True when ``service`` (find, move, get, worklist) is on."""
@@ -293,7 +316,10 @@ class QrService:
             matches = self.worklist.find(identifier, cancelled)
         else:
             what = f"{FIND[uid]} root {what}"
-            matches = self.query.find(identifier, FIND[uid], cancelled)
+            combined = uid in getattr(assoc, "dcmtui_combined_datetime", ())
+            if combined:
+                what = f"{what} (combined date-time)"
+            matches = self.query.find(identifier, FIND[uid], cancelled, combined)
             syntax = str(event.context.transfer_syntax)
             if fast and syntax in _IDENTIFIER_SYNTAXES[:2]:
                 try:
@@ -302,6 +328,7 @@ class QrService:
                         FIND[uid],
                         syntax == _IDENTIFIER_SYNTAXES[1],
                         cancelled,
+                        combined,
                     )
                 except QueryError:
                     encoded = None  # the usual path says why

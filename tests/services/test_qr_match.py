@@ -12,7 +12,12 @@ from pydicom.sequence import Sequence
 
 from dcmtui.services.fastread import read_record
 from dcmtui.services.files import Index
-from dcmtui.services.qr_match import QueryError, StoreQuery, value_matches
+from dcmtui.services.qr_match import (
+    DateTimeRange,
+    QueryError,
+    StoreQuery,
+    value_matches,
+)
 from tests.factories import write_dicom
 
 
@@ -395,3 +400,104 @@ def test_encoded_answers_mark_non_ascii_values_utf8(tmp_path: Path) -> None:
 def test_keys_only_the_files_hold_take_the_dataset_path(store: StoreQuery) -> None:
     identifier = query("STUDY", PatientSex="F", StudyInstanceUID="")
     assert store.find_encoded(identifier, "study", True) is None
+
+
+def dated(store: StoreQuery, level: str, combined: bool, **keys: Any) -> list[str]:
+    """Study UIDs found (by find and by find_encoded, which must agree)."""
+    keys.setdefault("StudyInstanceUID", "")
+    identifier = query(level, **keys)
+    found = sorted(
+        {
+            str(r.StudyInstanceUID)
+            for r in store.find(identifier, "study", combined_datetime=combined)
+        }
+    )
+    encoded = store.find_encoded(identifier, "study", True, combined_datetime=combined)
+    assert encoded is not None
+    from pydicom.filereader import read_dataset
+
+    again = sorted(
+        {str(read_dataset(BytesIO(d), True, True).StudyInstanceUID) for d in encoded}
+    )
+    assert again == found
+    return found
+
+
+@pytest.mark.parametrize("level", ["STUDY", "SERIES"])
+def test_combined_datetime_matching(store: StoreQuery, level: str) -> None:
+    """PS3.4 C.2.2.2.5: negotiated, a date range and a time range on
+    StudyDate/StudyTime are one range from (first date, first time) to (last
+    date, last time); otherwise each is matched on its own."""
+    keys = {"StudyDate": "20230101-20240102", "StudyTime": "0900-0900"}
+    # 1.2.3.2 is 2023-06-15 08:30: its time is not within 09:00-09:00, but the
+    # moment is within 2023-01-01 09:00 .. 2024-01-02 09:00.
+    assert dated(store, level, False, **keys) == []
+    assert dated(store, level, True, **keys) == ["1.2.3.2"]
+    keys = {"StudyDate": "20240101-20240102", "StudyTime": "1200-2359"}
+    assert dated(store, level, False, **keys) == []  # 10:15 is not 12:00-23:59
+    assert dated(store, level, True, **keys) == ["1.2.3.1"]  # 2024-01-02 10:15
+    # Open ends, and the range's last minute included.
+    keys = {"StudyDate": "20240102-", "StudyTime": "1016-"}
+    assert dated(store, level, True, **keys) == ["1.2.3.3"]
+    keys = {"StudyDate": "-20250301", "StudyTime": "-2359"}
+    assert dated(store, level, True, **keys) == ["1.2.3.1", "1.2.3.2", "1.2.3.3"]
+    # Only one of the pair is a range: matched separately even if negotiated.
+    keys = {"StudyDate": "20240102", "StudyTime": "1200-"}
+    assert dated(store, level, True, **keys) == []
+
+
+def test_combined_datetime_on_keys_from_the_files(tmp_path: Path) -> None:
+    """A night shift, 22:00 to 02:00 across midnight, on SeriesDate/Time
+    (read from the files): only a combined range can express it."""
+    root = tmp_path / "store"
+    for name, day, clock in (
+        ("s1", "20240101", "230000"),
+        ("s2", "20240102", "013000"),
+        ("s3", "20240102", "030000"),
+    ):
+        write_dicom(
+            root / f"{name}.dcm",
+            pixels=False,
+            StudyInstanceUID="1.2.3.50",
+            SeriesInstanceUID=f"1.2.3.50.{name[1]}",
+            SeriesDate=day,
+            SeriesTime=clock,
+        )
+    index_folder(tmp_path / "i.sqlite", root)
+    store = StoreQuery(tmp_path / "i.sqlite", root)
+    identifier = query(
+        "SERIES",
+        StudyInstanceUID="1.2.3.50",
+        SeriesInstanceUID="",
+        SeriesDate="20240101-20240102",
+        SeriesTime="2200-0200",
+    )
+    assert store.find_encoded(identifier, "study", True, combined_datetime=True) is None
+    night = [
+        str(r.SeriesInstanceUID)
+        for r in store.find(identifier, "study", combined_datetime=True)
+    ]
+    assert sorted(night) == ["1.2.3.50.1", "1.2.3.50.2"]
+    assert list(store.find(identifier, "study")) == []
+
+
+@pytest.mark.parametrize(
+    ("dates", "times", "date", "time", "expected"),
+    [
+        ("20240101-20240102", "2200-0200", "20240101", "223000", True),
+        ("20240101-20240102", "2200-0200", "20240101", "213000", False),
+        ("20240101-20240102", "2200-0200", "20240102", "020059", True),  # 02 = 02:00:59
+        ("20240101-20240102", "2200-0200", "20240102", "020100", False),
+        ("20240101-", "2200-", "20250101", "000000", True),
+        ("-20240101", "-2200", "20240101", "", True),  # a day without a time
+        ("20240101-20240101", "1000-1100", "20240101", "", True),
+        ("20240101-20240102", "2200-0200", "", "223000", False),
+    ],
+)
+def test_date_time_range(
+    dates: str, times: str, date: str, time: str, expected: bool
+) -> None:
+    assert (
+        DateTimeRange("StudyDate", "StudyTime", dates, times).matches(date, time)
+        is expected
+    )
