@@ -732,6 +732,45 @@ def get_response_command(
     return _command(elements)
 
 
+class PendingGet:
+    """The Pending C-GET-RSP PDUs of one request: all but the four counts is
+    encoded once."""
+
+    _COUNTS = struct.Struct("<" + "HHIH" * 4)
+
+    def __init__(self, sop_class: str, message_id: int, context_id: int) -> None:
+        sample = get_response_command(
+            sop_class, message_id, PENDING, (0, 0, 0, 0), False
+        )
+        command_head = sample[: len(sample) - self._COUNTS.size]
+        self._head = (
+            struct.pack(">BBI", 0x04, 0, len(sample) + 6)
+            + struct.pack(">IBB", len(sample) + 2, context_id, 0x03)
+            + command_head
+        )
+
+    def pdu(self, remaining: int, completed: int, failed: int, warning: int) -> bytes:
+        """The P-DATA-TF of a Pending response with these counts."""
+        return self._head + self._COUNTS.pack(
+            0,
+            0x1020,
+            2,
+            remaining & 0xFFFF,
+            0,
+            0x1021,
+            2,
+            completed & 0xFFFF,
+            0,
+            0x1022,
+            2,
+            failed & 0xFFFF,
+            0,
+            0x1023,
+            2,
+            warning & 0xFFFF,
+        )
+
+
 def uid_list(uids: list[str], implicit: bool) -> bytes:
     """An identifier holding only Failed SOP Instance UID List (0008,0058),
     little endian (as many UIDs as fit an explicit VR length)."""

@@ -34,6 +34,7 @@ from dcmtui.services.qr_fast import (
     FastGet,
     FastResponses,
     LaneClosed,
+    PendingGet,
     get_response_command,
     pending_find_command,
     uid_list,
@@ -564,6 +565,9 @@ class QrService:
         def emit(**values: Any) -> None:
             self.scp.emit_for(assoc, "c-store", **values)
 
+        pending = PendingGet(uid, request_id, context_id)
+        deferred: dict[str, Any] | None = None
+
         def sub_id(number: int) -> int:
             return (request_id + number - 1) % 65535 + 1
 
@@ -588,6 +592,9 @@ class QrService:
                     else:
                         lane.send(current)
                         size = current.size
+                    if deferred:  # the previous one's event, off the critical path
+                        emit(**deferred)
+                        deferred = None
                     # the next file is read while the peer stores this one
                     ahead = (
                         lane.prepare(instances[done].path, sub_id(done + 1))
@@ -600,7 +607,7 @@ class QrService:
                     counts.failed += 1
                     emit(status=0xA700, detail=f"C-GET sub-operation failed: {exc}")
                     raise
-                except Exception as exc:  # pynetdicom's send failed
+                except Exception as exc:  # anything else: this one failed
                     code = 0xA700
                     LOGGER.warning("query/retrieve: cannot send %s: %s", item.path, exc)
                 if code == 0:
@@ -612,27 +619,15 @@ class QrService:
                     counts.failed += 1
                     failed.append(item.sop_instance_uid)
                 lane.queue(
-                    lane.writer.pdu(
-                        context_id,
-                        get_response_command(
-                            uid,
-                            request_id,
-                            PENDING,
-                            (
-                                total - done,
-                                counts.completed,
-                                counts.failed,
-                                counts.warning,
-                            ),
-                            False,
-                        ),
+                    pending.pdu(
+                        total - done, counts.completed, counts.failed, counts.warning
                     )
                 )
-                emit(
-                    status=code,
-                    nbytes=size,
-                    detail=f"sent by C-GET: {item.sop_instance_uid}",
-                )
+                deferred = {
+                    "status": code,
+                    "nbytes": size,
+                    "detail": f"sent by C-GET: {item.sop_instance_uid}",
+                }
             if status != CANCEL and (counts.failed or counts.warning):
                 status = 0xA702 if counts.failed == total else 0xB000
             remaining = total - done if status == CANCEL else None
@@ -660,6 +655,8 @@ class QrService:
             status = 0xA700
             LOGGER.info("query/retrieve: C-GET ended: %s", exc)
         finally:
+            if deferred:
+                emit(**deferred)
             with contextlib.suppress(LaneClosed):
                 lane.close()
         seconds = time.monotonic() - started
