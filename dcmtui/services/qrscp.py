@@ -35,6 +35,7 @@ from dcmtui.services.qr_fast import (
     FastResponses,
     LaneClosed,
     PendingGet,
+    cache_uid_validation,
     get_response_command,
     pending_find_command,
     uid_list,
@@ -160,6 +161,7 @@ class QrService:
         )
         self._lock = threading.Lock()
         self._used: int | None = None
+        cache_uid_validation()  # association requests of retrieve clients
 
     # --- the hook interface of StoreScp -----------------------------------
 
