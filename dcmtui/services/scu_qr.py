@@ -437,6 +437,7 @@ class Retriever:
         roles: list[Any] = []
         handlers: list[tuple[Any, Callable[..., Any]]] = []
         received: list[str] = []
+        assoc_ids: list[str] = []  # set once associated (on_store needs it)
         if is_get:
             assert output is not None
             output.mkdir(parents=True, exist_ok=True)
@@ -452,6 +453,19 @@ class Retriever:
                     LOGGER.exception("C-GET: cannot write a received object")
                     return 0xA700
                 received.append(str(path))
+                if assoc_ids:  # the object shows on the association's row
+                    try:
+                        size = path.stat().st_size
+                    except OSError:
+                        size = 0
+                    self.scu._emit(
+                        assoc_ids[0],
+                        node,
+                        "c-store",
+                        status=0,
+                        nbytes=size,
+                        detail=f"received {path.name}",
+                    )
                 if on_file is not None:
                     on_file(path)
                 return 0x0000
@@ -460,6 +474,7 @@ class Retriever:
         with self.scu.associate(
             node, contexts, ext_neg=roles, evt_handlers=handlers, what=what
         ) as (assoc, assoc_id):
+            assoc_ids.append(assoc_id)
             live.assoc = assoc
             main_cx = (
                 next(

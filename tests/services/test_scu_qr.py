@@ -164,15 +164,22 @@ async def test_move_destination_unknown(archive: Archive) -> None:
 
 
 async def test_get_into_folder(archive: Archive, tmp_path: Path) -> None:
+    bus = EventBus()
     updates = [
         p
-        async for p in retriever().get(
+        async for p in retriever(bus).get(
             archive.node, "STUDY", [("PatientID", "PID1")], tmp_path / "got"
         )
     ]
     last = updates[-1]
     assert (last.completed, last.failed) == (6, 0)
     assert len(last.received) == 6
+    # The objects show on the outgoing association's row, with their bytes.
+    stores = [e for e in bus.history() if e.kind == "c-store"]
+    assert len(stores) == 6 and {e.direction for e in stores} == {"out"}
+    assert sum(e.nbytes for e in stores) == sum(
+        Path(p).stat().st_size for p in last.received
+    )
     for path in last.received:
         copy = dcmread(path)
         original = dcmread(archive.files[int(copy.SOPInstanceUID.rsplit(".", 1)[1])])
