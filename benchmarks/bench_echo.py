@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_send import _dcmtk, _free_port, interpreter_floor
+from bench_send import _dcmtk, _free_port, dcmtui_argv, interpreter_floor
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     node = parse_address(f"STORESCP@127.0.0.1:{port}")
     scu = Scu()
+    dcmtui = dcmtui_argv(args.python)
     times: dict[str, list[float]] = {
         k: [] for k in ("echoscu", "dcmtui", "dcmtui_name", "assoc", "echo")
     }
@@ -67,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         named = home / "named"  # an address book, for the general path
         named_env = {**denv, "DCMTUI_CONFIG_DIR": str(named)}
         subprocess.run(
-            [args.python, "-m", "dcmtui", "nodes", "add", "SCP", node.address],
+            [*dcmtui, "nodes", "add", "SCP", node.address],
             env=named_env,
             check=True,
             capture_output=True,
@@ -82,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             times["echoscu"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             subprocess.run(
-                [args.python, "-m", "dcmtui", "echo", node.address],
+                [*dcmtui, "echo", node.address],
                 env=denv,
                 check=True,
                 capture_output=True,
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
             times["dcmtui"].append(time.perf_counter() - t0)
             t0 = time.perf_counter()
             subprocess.run(
-                [args.python, "-m", "dcmtui", "echo", "SCP"],
+                [*dcmtui, "echo", "SCP"],
                 env=named_env,
                 check=True,
                 capture_output=True,
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"interpreter {args.python}: "
         + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in floor.items())
+        + f"; dcmtui run as {' '.join(dcmtui)}"
     )
     print(f"echoscu whole process            {ms['echoscu']:7.2f} ms")
     print(

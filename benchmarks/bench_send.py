@@ -46,6 +46,20 @@ def _dcmtk(program: str) -> str:
     return found
 
 
+def dcmtui_argv(python: str) -> list[str]:
+    """How a user runs dcmtui with ``python``: its ``dcmtui`` console script
+    when one is installed beside it (no runpy, unlike ``python -m dcmtui``)."""
+    script = Path(python).parent / "dcmtui"
+    if script.is_file():
+        head = script.read_bytes()[:200]
+        if (
+            head.startswith(b"#!")
+            and Path(python).name.encode() in head.split(b"\n")[0]
+        ):
+            return [str(script)]
+    return [python, "-m", "dcmtui"]
+
+
 def interpreter_floor(python: str, reps: int = 10) -> dict[str, float]:
     """Median seconds of ``python -c pass`` and of ``python -S -I -c pass``
     (no site: the bare interpreter), alternated."""
@@ -168,9 +182,7 @@ def bench(
         storescu += ["+sd", "+r"]
     storescu += ["127.0.0.1", str(port), str(target)]
     dcmtui = [
-        python,
-        "-m",
-        "dcmtui",
+        *dcmtui_argv(python),
         "send",
         f"STORESCP@127.0.0.1:{port}",
         str(target),
