@@ -186,7 +186,6 @@ class Index:
             progress = ScanProgress()
             pending: list[FileRecord] = []
             last = time.monotonic()
-            seen: set[str] = set()
 
             def flush(done: bool = False) -> ScanProgress:
                 nonlocal progress, pending, last
@@ -227,9 +226,8 @@ class Index:
                 if stop.is_set():
                     progress.cancelled = True
                     break
-                seen.add(path)
                 progress.seen += 1
-                old = known.get(path)
+                old = known.pop(path, None)  # what is left in known is gone
                 if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
                     count(old[2])
                 else:
@@ -245,7 +243,7 @@ class Index:
                 if len(pending) >= _BATCH or time.monotonic() - last > _PROGRESS_EVERY:
                     yield flush()
             if not progress.cancelled:
-                gone = [path for path in known if path not in seen]
+                gone = list(known)
                 for start in range(0, len(gone), _BATCH):
                     con.executemany(
                         "DELETE FROM files WHERE path = ?",
@@ -283,6 +281,9 @@ def _warning(path: str, exc: OSError) -> ScanWarning:
     return ScanWarning(path, exc.strerror or str(exc))
 
 
+_NAME = attrgetter("name")
+
+
 def _walk(
     root: str, warnings: list[ScanWarning], follow: bool, hidden: bool
 ) -> Iterator[tuple[str, os.stat_result]]:
@@ -304,7 +305,7 @@ def _walk(
         visited.add(key)
         try:
             with os.scandir(folder) as it:
-                entries = sorted(it, key=lambda e: e.name)
+                entries = sorted(it, key=_NAME)
         except OSError as exc:
             warnings.append(_warning(folder, exc))
             continue
@@ -313,7 +314,7 @@ def _walk(
             if not hidden and entry.name.startswith("."):
                 continue
             try:
-                if entry.is_symlink() and not follow:
+                if not follow and entry.is_symlink():
                     continue
                 if entry.is_dir():
                     subfolders.append(entry.path)
