@@ -78,12 +78,34 @@ class _JobScreen(Screen[None]):
     }
     """
 
+    JOB_TITLE: ClassVar[str] = ""
+    """The screen's title."""
+    COLUMNS: ClassVar[tuple[str, ...]] = ("File", "Result", "Detail")
+    """The results table's columns."""
+
     def __init__(self, services: Services | None, paths: list[str]) -> None:
         super().__init__()
         self.services = services
         self.paths = paths
         self.ok = 0
         self.failed = 0
+
+    def form(self) -> ComposeResult:
+        """The widgets above the progress bar (inside ``#form``)."""
+        yield from ()
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="form"):
+            yield from self.form()
+        yield ProgressBar(total=max(1, len(self.paths)), show_eta=False)
+        yield Static("", id="summary")
+        yield DataTable(id="results", cursor_type="row")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = self.JOB_TITLE
+        self.results.add_columns(*self.COLUMNS)
 
     @property
     def results(self) -> DataTable[Text]:
@@ -137,26 +159,18 @@ class ConvertScreen(_JobScreen):
         ),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="form"):
-            yield Static(Text(f"Convert {len(self.paths)} file(s) to:"))
-            yield Select(SYNTAXES, value="explicit", allow_blank=False, id="syntax")
-            with Horizontal():
-                yield Input(
-                    default_output(self.paths, "converted"),
-                    placeholder="output folder (empty: convert in place)",
-                    id="output",
-                )
-                yield Button("Convert", variant="primary", id="run")
-        yield ProgressBar(total=max(1, len(self.paths)), show_eta=False)
-        yield Static("", id="summary")
-        yield DataTable(id="results", cursor_type="row")
-        yield Footer()
+    JOB_TITLE = "Convert"
 
-    def on_mount(self) -> None:
-        self.title = "Convert"
-        self.results.add_columns("File", "Result", "Detail")
+    def form(self) -> ComposeResult:
+        yield Static(Text(f"Convert {len(self.paths)} file(s) to:"))
+        yield Select(SYNTAXES, value="explicit", allow_blank=False, id="syntax")
+        with Horizontal():
+            yield Input(
+                default_output(self.paths, "converted"),
+                placeholder="output folder (empty: convert in place)",
+                id="output",
+            )
+            yield Button("Convert", variant="primary", id="run")
 
     @on(Button.Pressed, "#run")
     @on(Input.Submitted, "#output")
@@ -214,37 +228,30 @@ class AnonymizeScreen(_JobScreen):
         ),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="form"):
-            yield Static(
-                Text(
-                    f"De-identify {len(self.paths)} file(s): PS3.15 Annex E basic "
-                    "profile; UIDs remapped consistently across these files."
-                )
-            )
-            with Horizontal():
-                for name, label in RETAIN[:3]:
-                    yield Checkbox(label, id=f"keep-{name}")
-            with Horizontal():
-                for name, label in RETAIN[3:]:
-                    yield Checkbox(label, id=f"keep-{name}")
-            with Horizontal():
-                yield Input(
-                    default_output(self.paths, "anonymized"),
-                    placeholder="output folder (empty: in place)",
-                    id="output",
-                )
-                yield Button("Dry run", id="dry")
-                yield Button("Anonymize", variant="error", id="run")
-        yield ProgressBar(total=max(1, len(self.paths)), show_eta=False)
-        yield Static("", id="summary")
-        yield DataTable(id="results", cursor_type="row")
-        yield Footer()
+    JOB_TITLE = "Anonymize"
+    COLUMNS = ("File", "Result", "Change")
 
-    def on_mount(self) -> None:
-        self.title = "Anonymize"
-        self.results.add_columns("File", "Result", "Change")
+    def form(self) -> ComposeResult:
+        yield Static(
+            Text(
+                f"De-identify {len(self.paths)} file(s): PS3.15 Annex E basic "
+                "profile; UIDs remapped consistently across these files."
+            )
+        )
+        with Horizontal():
+            for name, label in RETAIN[:3]:
+                yield Checkbox(label, id=f"keep-{name}")
+        with Horizontal():
+            for name, label in RETAIN[3:]:
+                yield Checkbox(label, id=f"keep-{name}")
+        with Horizontal():
+            yield Input(
+                default_output(self.paths, "anonymized"),
+                placeholder="output folder (empty: in place)",
+                id="output",
+            )
+            yield Button("Dry run", id="dry")
+            yield Button("Anonymize", variant="error", id="run")
 
     def _keep(self) -> frozenset[str]:
         return frozenset(
@@ -313,34 +320,26 @@ class MkDicomdirScreen(_JobScreen):
         ),
     ]
 
-    def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="form"):
-            yield Static(
-                Text(
-                    f"Copy {len(self.paths)} file(s) into a DICOMDIR file-set "
-                    "(general-purpose profile; a folder with a DICOMDIR is updated)."
-                )
-            )
-            with Horizontal():
-                yield Input(
-                    default_output(self.paths, "DICOMDIR_SET"),
-                    placeholder="file-set folder",
-                    id="output",
-                )
-                yield Input("", placeholder="File-set ID (optional)", id="fileset-id")
-            with Horizontal():
-                yield Checkbox("Invent missing record keys (+I)", id="invent")
-                yield Checkbox("Keep transfer syntaxes", id="keep-syntax")
-                yield Button("Make DICOMDIR", variant="primary", id="run")
-        yield ProgressBar(total=1, show_eta=False)
-        yield Static("", id="summary")
-        yield DataTable(id="results", cursor_type="row")
-        yield Footer()
+    JOB_TITLE = "DICOMDIR"
 
-    def on_mount(self) -> None:
-        self.title = "DICOMDIR"
-        self.results.add_columns("File", "Result", "Detail")
+    def form(self) -> ComposeResult:
+        yield Static(
+            Text(
+                f"Copy {len(self.paths)} file(s) into a DICOMDIR file-set "
+                "(general-purpose profile; a folder with a DICOMDIR is updated)."
+            )
+        )
+        with Horizontal():
+            yield Input(
+                default_output(self.paths, "DICOMDIR_SET"),
+                placeholder="file-set folder",
+                id="output",
+            )
+            yield Input("", placeholder="File-set ID (optional)", id="fileset-id")
+        with Horizontal():
+            yield Checkbox("Invent missing record keys (+I)", id="invent")
+            yield Checkbox("Keep transfer syntaxes", id="keep-syntax")
+            yield Button("Make DICOMDIR", variant="primary", id="run")
 
     @on(Button.Pressed, "#run")
     def action_run(self) -> None:
