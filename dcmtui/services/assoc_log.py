@@ -65,10 +65,11 @@ class JsonlSink:
     """An EventBus sink that appends events to a rotating JSON-lines file.
 
     Association events (requested, accepted, released...) are written at
-    once; operation events (one per object received) are written together
-    by a small thread every ``flush_every`` seconds, or with the next
-    association event, so that a fast receiver does not pay a system call
-    per object. ``close`` writes what is left.
+    once; operation events (one per object received) are only queued, and a
+    small thread encodes and writes them every ``flush_every`` seconds (or
+    the next association event does), so that a fast receiver spends neither
+    the encoding nor a system call per object. Order is kept. ``close``
+    writes what is left.
     """
 
     def __init__(
@@ -85,7 +86,7 @@ class JsonlSink:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._f = open(path, "a", encoding="utf-8")  # noqa: SIM115
         self._size = self._f.tell()
-        self._dirty = False
+        self._queued: deque[AssocEvent] = deque()
         self._closed = threading.Event()
         self._every = flush_every
         self._flusher = threading.Thread(
@@ -95,30 +96,41 @@ class JsonlSink:
 
     def __call__(self, event: AssocEvent) -> None:
         """Append one event (thread-safe, never raises)."""
-        line = to_json(event) + "\n"  # ASCII only: characters are bytes
+        if event.kind in _OPERATION_KINDS and not self._closed.is_set():
+            self._queued.append(event)  # deque: safe from any thread
+            return
         with self._lock:
-            try:
+            self._queued.append(event)
+            self._write()
+
+    def _write(self, *, final: bool = False) -> None:
+        """Encode and write the queued events (with the lock held); at most
+        one rotation unless ``final``: what is left waits for the next turn."""
+        queued = self._queued
+        if not queued:
+            return
+        rotated = False
+        try:
+            while queued:
+                event = queued.popleft()
+                line = to_json(event) + "\n"  # ASCII only: characters are bytes
                 if self.max_bytes and self._size + len(line) > self.max_bytes:
+                    if rotated and not final:  # once a turn: followers keep up
+                        queued.appendleft(event)
+                        break
                     self._rotate()
+                    rotated = True
                 self._f.write(line)
                 self._size += len(line)
-                if event.kind in _OPERATION_KINDS:
-                    self._dirty = True
-                else:
-                    self._f.flush()
-                    self._dirty = False
-            except (OSError, ValueError):
-                LOGGER.exception("cannot write %s", self.path)
+            self._f.flush()
+        except (OSError, ValueError):
+            LOGGER.exception("cannot write %s", self.path)
 
     def _flush_loop(self) -> None:
         while not self._closed.wait(self._every):
-            if self._dirty:
+            if self._queued:
                 with self._lock:
-                    try:
-                        self._f.flush()
-                        self._dirty = False
-                    except (OSError, ValueError):
-                        LOGGER.exception("cannot write %s", self.path)
+                    self._write()
 
     def _rotate(self) -> None:
         self._f.close()
@@ -134,10 +146,12 @@ class JsonlSink:
         self._size = 0
 
     def close(self) -> None:
-        """Write what is held and close the file."""
+        """Write what is queued and close the file."""
         self._closed.set()
-        with self._lock, contextlib.suppress(OSError):
-            self._f.close()
+        with self._lock:
+            self._write(final=True)
+            with contextlib.suppress(OSError):
+                self._f.close()
 
 
 def follow(

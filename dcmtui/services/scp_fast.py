@@ -14,6 +14,7 @@ decoded and queued exactly as pynetdicom's own reader does.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import select
@@ -99,6 +100,49 @@ def response(
     return _el(0x0000, len(body).to_bytes(4, "little")) + body
 
 
+@functools.lru_cache(maxsize=256)
+def _response_head(command: int, sop_class: bytes) -> bytes:
+    """The elements of a response before its Message ID Being Responded To."""
+    return (
+        _el(0x0002, _uid(sop_class))
+        + _el(0x0100, command.to_bytes(2, "little"))
+        + _ELEMENT.pack(0, 0x0120, 2)
+    )
+
+
+_STATUS_HEAD = _el(0x0800, NO_DATASET.to_bytes(2, "little")) + _ELEMENT.pack(
+    0, 0x0900, 2
+)
+
+
+def response_pdu(
+    context_id: int,
+    command: int,
+    message_id: int,
+    status: int,
+    sop_class: bytes,
+    sop_uid: bytes,
+) -> bytes:
+    """``p_data(context_id, response(...))``, with the parts that are the
+    same for every object of a class made once."""
+    head = _response_head(command, sop_class)
+    uid = _el(0x1000, _uid(sop_uid)) if sop_uid else b""
+    length = len(head) + 2 + len(_STATUS_HEAD) + 2 + len(uid)
+    return b"".join(
+        (
+            _HEADER.pack(0x04, 0, length + 12 + 6),
+            _PDV.pack(length + 12 + 2, context_id, 0x03),
+            _ELEMENT.pack(0, 0x0000, 4),
+            length.to_bytes(4, "little"),
+            head,
+            message_id.to_bytes(2, "little"),
+            _STATUS_HEAD,
+            status.to_bytes(2, "little"),
+            uid,
+        )
+    )
+
+
 def p_data(context_id: int, command: bytes) -> bytes:
     """One P-DATA-TF PDU carrying a whole command set as its last fragment."""
     pdv = _PDV.pack(len(command) + 2, context_id, 0x03) + command
@@ -180,6 +224,8 @@ class FastReader:
         """The command whose data set is arriving."""
         self._context = 0
         self._spool: Spool | None = None
+        self._due = False
+        """A C-STORE command just ended: its data set is on its way."""
 
     # --- the reactor's entry points -------------------------------------------
 
@@ -264,7 +310,23 @@ class FastReader:
             self._start = start = 0
             if end == len(self._buf):
                 self._grow(2 * end)
-        if self.decrypted is None or not self.decrypted():
+        if self.decrypted is not None:
+            wait = not self.decrypted()
+        else:
+            # A data set is due right after its command: read at once, and
+            # wait (watching the wake pipe too) only if nothing is there yet.
+            wait = not self._due
+            if self._due:
+                self._due = False
+                try:
+                    n = os.readv(self.fd, (self._view[end:],))
+                except (BlockingIOError, InterruptedError):
+                    wait = True
+                except (OSError, TimeoutError):
+                    n = 0
+                if not wait:
+                    return self._got(n, end)
+        if wait:
             try:
                 ready, _, _ = select.select([self.fd, self.wake_fd], [], [], self.idle)
             except (OSError, ValueError):
@@ -285,11 +347,15 @@ class FastReader:
             return True
         except (OSError, TimeoutError):
             n = 0
+        return self._got(n, end)
+
+    def _got(self, n: int, end: int) -> bool:
+        """Account for ``n`` bytes received at ``end`` (0: the peer closed)."""
         if not n:
             self._die("Evt17")  # the peer closed the connection
             return False
         self._end = end + n
-        dul._idle_timer.restart()
+        self.dul._idle_timer.restart()
         return True
 
     def _die(self, event: str) -> None:
@@ -347,6 +413,7 @@ class FastReader:
         elif field == C_STORE_RQ and has_dataset:
             self._pending = elements
             self._context = context_id
+            self._due = True
             self._spool = self.new_spool(
                 _ui(elements, 0x0002),
                 _ui(elements, 0x1000),
@@ -359,6 +426,7 @@ class FastReader:
         spool, elements = self._spool, self._pending
         if spool is None or elements is None or context_id != self._context:
             raise ProtocolError("a data set fragment without its command")
+        self._due = False
         chunk = bytes(data)  # a copy: the buffer is reused
         if not spool.head:
             spool.head, spool.head_at = chunk, spool.nbytes
@@ -384,9 +452,7 @@ class FastReader:
         message_id = _us(elements, 0x0110)
         sop_class = elements.get(0x0002, b"").rstrip(b"\0 ")
         sop_uid = elements.get(0x1000, b"").rstrip(b"\0 ") if with_uid else b""
-        pdu = p_data(
-            context_id, response(command, message_id, status, sop_class, sop_uid)
-        )
+        pdu = response_pdu(context_id, command, message_id, status, sop_class, sop_uid)
         if not self.tls:
             try:
                 sent = os.write(self.fd, pdu)

@@ -191,6 +191,9 @@ def relative_parts(layout: str, record: PathFields, sop_uid: str) -> tuple[str, 
     return (patient, study, uid_name("e", record.series_uid), name)
 
 
+_SLOW_CREATE = 0.0002
+"""Seconds to create a file above which spool files are made ahead."""
+
 _FLUSH_BYTES = 1 << 20
 """A spool writes what it holds once it holds this much (one ``writev``)."""
 _FLUSH_CHUNKS = 512
@@ -446,6 +449,9 @@ class Store:
         self._checked: set[str] = set()
         """Folders of the store already created and found inside it."""
         self._spares: _SparePool | None = None
+        self._spares_lock = threading.Lock()
+        self._may_spare = False
+        self._slow_creates = 0
         self._free_until = 0.0
 
     def prepare(self) -> None:
@@ -457,15 +463,35 @@ class Store:
         self._real_root = os.path.realpath(self.root)
 
     def start_spares(self) -> None:
-        """Make spool files ahead of need (see ``_SparePool``); after prepare()."""
-        if self._spares is None:
-            self._spares = _SparePool(self.incoming)
+        """Make spool files ahead of need (see ``_SparePool``) once creating
+        them proves slow: three in a row taking more than ``_SLOW_CREATE``.
+        Call after prepare()."""
+        self._may_spare = True
 
     def stop_spares(self) -> None:
         """Stop making spool files ahead; the unused ones vanish."""
-        spares, self._spares = self._spares, None
+        with self._spares_lock:
+            self._may_spare = False
+            spares, self._spares = self._spares, None
+            self._slow_creates = 0
         if spares is not None:
             spares.close()
+
+    def _created(self, seconds: float) -> None:
+        """Note how long creating a spool file took; start the spares if slow."""
+        if seconds < _SLOW_CREATE:
+            self._slow_creates = 0
+            return
+        self._slow_creates += 1
+        if self._slow_creates >= 3 and self._spares is None:
+            with self._spares_lock:
+                if self._may_spare and self._spares is None:
+                    LOGGER.info(
+                        "receiver: creating files is slow here (%.0f us): "
+                        "making spool files ahead",
+                        seconds * 1e6,
+                    )
+                    self._spares = _SparePool(self.incoming)
 
     def free_bytes(self) -> int:
         """Free space on the store's file system, for an unprivileged writer."""
@@ -513,10 +539,13 @@ class Store:
             return Spool(path, self.max_object_bytes, fd=fd)
         while True:
             path = os.path.join(incoming, f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part")
+            started = time.perf_counter()
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:  # left by an earlier process with our pid
                 continue
+            if self._may_spare and spares is None:
+                self._created(time.perf_counter() - started)
             return Spool(path, self.max_object_bytes, fd=fd)
 
     def commit(self, spool: Spool, sop_uid: str, record: PathFields) -> Placed:

@@ -142,3 +142,27 @@ def test_explanations_cover_the_failures() -> None:
         cause, fix = explain(item)
         assert cause and needle in cause + fix, (needle, cause, fix)
     assert explain(event(1, "released")) == ("", "")
+
+
+def test_sink_writes_operations_in_batches_in_order(tmp_path: Path) -> None:
+    """Operation events are written by the sink's thread within its interval
+    (no call per object), association events at once, all in order."""
+    path = tmp_path / "associations.jsonl"
+    sink = JsonlSink(path, flush_every=0.05)
+    try:
+        stores = [event(n, "c-store", status=0, nbytes=n) for n in range(20)]
+        for item in stores:
+            sink(item)
+        deadline = time.monotonic() + 10
+        while len(read_all(path)) < len(stores) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert read_all(path) == stores  # nothing else happened: the thread wrote
+        more = [event(30, "c-store", status=0), event(31, "released")]
+        for item in more:
+            sink(item)
+        assert read_all(path) == stores + more  # the release wrote both, in order
+        last = event(40, "c-echo", status=0)
+        sink(last)
+    finally:
+        sink.close()
+    assert read_all(path)[-1] == last  # close writes what is queued
