@@ -8,14 +8,15 @@ pydicom and friends are lazy so that ``--version`` and ``--help`` answer at once
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from dcmtui import __version__
 
 TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import Callable
+    from typing import Any
 
     from dcmtui.config import Settings
 
@@ -36,9 +37,12 @@ class Command:
         quick: Optional: runs the command before the settings are loaded and
             logging is set up, with only what it needs imported; returns None
             when it cannot do this invocation (then ``run`` does it).
+        quick_args: Optional: reads plain arguments without argparse (an
+            object with the attributes the parser would set), or None when
+            they are anything but plain (then the parser reads them).
     """
 
-    __slots__ = ("configure", "epilog", "help", "quick", "run")
+    __slots__ = ("configure", "epilog", "help", "quick", "quick_args", "run")
 
     def __init__(
         self,
@@ -47,12 +51,14 @@ class Command:
         run: Callable[[argparse.Namespace, Settings], int],
         epilog: str = "",
         quick: Callable[[argparse.Namespace], int | None] | None = None,
+        quick_args: Callable[[list[str]], Any] | None = None,
     ) -> None:
         self.help = help
         self.configure = configure
         self.run = run
         self.epilog = epilog
         self.quick = quick
+        self.quick_args = quick_args
 
 
 COMMAND_MODULES: dict[str, str] = {
@@ -86,9 +92,8 @@ modules' ``COMMANDS``."""
 
 def _command(name: str) -> Command:
     """The command called ``name``, importing only its module."""
-    import importlib
-
-    module = importlib.import_module(f"dcmtui.cli.{COMMAND_MODULES[name]}")
+    # __import__, not importlib.import_module: importlib is one more import
+    module = __import__(f"dcmtui.cli.{COMMAND_MODULES[name]}", fromlist=["COMMANDS"])
     command: Command = module.COMMANDS[name]
     return command
 
@@ -98,59 +103,15 @@ def _commands() -> dict[str, Command]:
     return {name: _command(name) for name in COMMAND_MODULES}
 
 
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    """argparse's formatter without ``import shutil`` (argparse makes one for
-    every ``add_argument``, and shutil brings zlib, bz2 and lzma): the width
-    is found the way ``shutil.get_terminal_size`` finds it."""
-
-    def __init__(
-        self,
-        prog: str,
-        indent_increment: int = 2,
-        max_help_position: int = 24,
-        width: int | None = None,
-    ) -> None:
-        if width is None:
-            import os
-
-            try:
-                columns = int(os.environ["COLUMNS"])
-            except (KeyError, ValueError):
-                columns = 0
-            if columns <= 0:
-                try:
-                    columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
-                except (AttributeError, ValueError, OSError):
-                    columns = 0
-            width = (columns or 80) - 2
-        super().__init__(prog, indent_increment, max_help_position, width)
-
-
-class _MainParser(argparse.ArgumentParser):
-    """The top-level parser: its epilog lists every command, which means
-    importing every command module, so it is made only when help is shown
-    (``dcmtui --version`` and ``dcmtui PATH`` import none of them)."""
-
-    def format_help(self) -> str:
-        if self.epilog is None:
-            commands = "\n".join(
-                f"  {name:<10} {cmd.help}" for name, cmd in _commands().items()
-            )
-            self.epilog = (
-                f"commands (dcmtui COMMAND --help):\n{commands}\n\n"
-                "examples:\n  dcmtui --demo\n  dcmtui /srv/dicom\n"
-                "  dcmtui index /srv/dicom"
-            )
-        return super().format_help()
-
-
 def _main_parser() -> argparse.ArgumentParser:
     from pathlib import Path
 
-    parser = _MainParser(
+    from dcmtui.parsers import Formatter, MainParser
+
+    parser = MainParser(
         prog=PROG,
         description="The DICOM Toolkit in the terminal.",
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
     )
     parser.add_argument(
         "path",
@@ -178,11 +139,15 @@ def _main_parser() -> argparse.ArgumentParser:
 
 
 def _command_parser(name: str, command: Command) -> argparse.ArgumentParser:
+    import argparse
+
+    from dcmtui.parsers import Formatter
+
     parser = argparse.ArgumentParser(
         prog=f"{PROG} {name}",
         description=command.help,
         epilog=command.epilog,
-        formatter_class=_Formatter,
+        formatter_class=Formatter,
     )
     command.configure(parser)
     return parser
@@ -206,7 +171,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if argv and argv[0] in COMMAND_MODULES:
             command = _command(argv[0])
-            args = _command_parser(argv[0], command).parse_args(argv[1:])
+            args = command.quick_args(argv[1:]) if command.quick_args else None
+            if args is None:
+                args = _command_parser(argv[0], command).parse_args(argv[1:])
             if command.quick is not None:
                 code = command.quick(args)
                 if code is not None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
 
 from dcmtui.cli import Command
 
 TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
+    import argparse
     from collections.abc import AsyncIterator
+    from types import SimpleNamespace
 
     from dcmtui.config import Settings
     from dcmtui.models import Node, RetrieveProgress, SendProgress
@@ -82,13 +83,24 @@ def quick_address(text: str) -> tuple[str, str, int] | None:
     """(AE title, host, port) of an ``AET@host:port`` that nodes.parse_address
     would accept as it is, or None (then the general path parses it, and says
     what is wrong). tests/cli/test_echo_quick.py holds the two together."""
-    import re  # argparse has imported it already
-
+    # nodes._ADDRESS, ^([^@]+)@(\[[^\]]+\]|[^:@]+):(\d+)$, without re
     text = text.strip()
-    match = re.match(r"^([^@]+)@(\[[^\]]+\]|[^:@]+):(\d+)$", text)
-    if match is None or not text.isprintable():
+    aet, _, rest = text.partition("@")
+    if rest.startswith("["):
+        close = rest.find("]")
+        if close < 2:
+            return None
+        host, digits = rest[: close + 1], rest[close + 1 :]
+        if not digits.startswith(":"):
+            return None
+        digits = digits[1:]
+    else:
+        host, _, digits = rest.partition(":")
+        if "@" in host or not host:
+            return None
+    if not (aet and digits.isdecimal() and text.isprintable()):
         return None
-    aet, host, port = match[1], match[2].strip("[]").strip(), int(match[3])
+    host, port = host.strip("[]").strip(), int(digits)
     if not host or any(c.isspace() for c in host) or not host.isprintable():
         return None
     ae = _ae_or_none(aet)
@@ -190,6 +202,55 @@ def _quick_target(text: str, folder: str) -> tuple[str, str, int, str, int] | No
         address = quick_address(text)
         found = (*address, "", 0) if address else None
     return found
+
+
+_ECHO_OPTIONS = {
+    "-aet": ("calling_ae", str),
+    "--calling-ae": ("calling_ae", str),
+    "-to": ("timeout", float),
+    "--timeout": ("timeout", float),
+    "-r": ("repeat", int),
+    "--repeat": ("repeat", int),
+}
+
+
+def quick_echo_args(argv: list[str]) -> SimpleNamespace | None:
+    """``dcmtui echo``'s arguments read without argparse (which, with re and
+    gettext, is a sixth of the quick echo's start-up) when they are plain:
+    NODE and ``-aet``/``-to``/``-r`` each at most once, with values that do
+    not start with ``-``. None for anything else (help, --dcmtk, ``--x=y``,
+    abbreviations, a bad number...): argparse then reads them and says what is
+    wrong. tests/cli/test_echo_quick.py checks both give the same values."""
+    from types import SimpleNamespace
+
+    values: dict[str, object] = {"calling_ae": "", "timeout": 10.0, "repeat": 1}
+    node = None
+    given: set[str] = set()
+    index = 0
+    while index < len(argv):
+        arg = argv[index]
+        option = _ECHO_OPTIONS.get(arg)
+        if option is not None:
+            key, kind = option
+            if index + 1 >= len(argv) or key in given:
+                return None
+            value = argv[index + 1]
+            if value.startswith("-"):
+                return None
+            try:
+                values[key] = kind(value)
+            except ValueError:
+                return None
+            given.add(key)
+            index += 2
+        elif arg.startswith("-") or node is not None:
+            return None
+        else:
+            node = arg
+            index += 1
+    if node is None:
+        return None
+    return SimpleNamespace(node=node, dcmtk=False, **values)
 
 
 def _quick_echo(args: argparse.Namespace) -> int | None:
@@ -576,6 +637,7 @@ COMMANDS: dict[str, Command] = {
         configure=_configure_echo,
         run=_run_echo,
         quick=_quick_echo,
+        quick_args=quick_echo_args,
         epilog="examples:\n  dcmtui echo PACS\n  dcmtui echo ORTHANC@10.0.0.7:4242",
     ),
     "send": Command(

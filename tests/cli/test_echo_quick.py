@@ -89,6 +89,15 @@ def test_request_is_dimse_fasts() -> None:
         "Ä@h:104",
         "AE@h\x1b:104",
         "AE@[h]x:104",
+        "AE@[[h]:104",
+        "AE@h]:104",
+        "AE@[h:104",
+        "AE@[]:104",
+        "AE@[x@y]:104",
+        "AE@h:1:2",
+        "AE@h:",
+        "AE@h:²",
+        "AE@@h:104",
         "no-address",
     ],
 )
@@ -422,3 +431,45 @@ def test_quick_table_leaves_what_the_node_book_refuses(tmp_path: Path) -> None:
         book.path.write_text(tomlkit.dumps({name: table}))
         with pytest.raises(DcmtuiError):
             book.nodes()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["PACS"],
+        ["AE@h:104", "-aet", "ME", "-to", "2.5", "-r", "3"],
+        ["-to", "1e1", "--calling-ae", "", "PACS", "--repeat", " 2 "],
+        ["--timeout", "-5", "PACS"],
+        ["PACS", "--dcmtk"],
+        ["PACS", "-h"],
+        ["PACS", "--calling-ae=ME"],
+        ["PACS", "--calling", "ME"],
+        ["PACS", "-aetME"],
+        ["PACS", "-r", "1.5"],
+        ["PACS", "-r"],
+        ["PACS", "-r", "1", "-r", "2"],
+        ["PACS", "OTHER"],
+        ["-", "PACS"],
+        ["--", "PACS"],
+        [],
+    ],
+)
+def test_quick_args_agree_with_argparse(argv: list[str]) -> None:
+    """Whatever the quick reader takes, argparse reads the same values from;
+    whatever it leaves, argparse reads (or refuses) itself."""
+    from dcmtui.cli.network import quick_echo_args
+
+    quick_args = quick_echo_args(argv)
+    if quick_args is None:
+        return
+    parsed = _command_parser("echo", _command("echo")).parse_args(argv)
+    assert vars(quick_args) == vars(parsed)
+
+
+def test_quick_args_take_the_plain_cases() -> None:
+    from dcmtui.cli.network import quick_echo_args
+
+    assert quick_echo_args(["PACS"]) is not None
+    assert quick_echo_args(["AE@h:104", "-aet", "ME", "-to", "2.5", "-r", "3"])
+    for argv in (["PACS", "--dcmtk"], ["PACS", "-h"], ["PACS", "-r", "x"], []):
+        assert quick_echo_args(argv) is None
