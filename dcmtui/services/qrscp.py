@@ -13,7 +13,15 @@ say which AE title to add). C-MOVE sends only to address-book nodes; an unknown
 destination gets 0xA801 and a log line naming the AE title to add. C-GET sends
 on the same association, with the SCP/SCU role the requestor proposed for each
 storage SOP class. Objects are sent from their files without decoding.
-C-CANCEL stops matches and sub-operations.
+C-CANCEL stops matches and sub-operations. A requestor that negotiates combined
+date-time matching (SOP class extended negotiation) gets it.
+
+Speed (benchmarks/bench_qr.py against dcmqrscp): on a plain TCP association
+the C-FIND answers are encoded from the index and written by us, and a C-GET
+runs entirely on the association's socket (services.qr_fast); a C-MOVE's
+sub-association is made by the small sender of services.scu_send. For C-GET
+and C-MOVE we send every response ourselves and drop the final one pynetdicom
+would send (the handler yields it no sub-operations).
 """
 
 from __future__ import annotations
