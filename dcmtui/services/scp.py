@@ -114,6 +114,8 @@ class _Assoc:
     pipe: tuple[int, int] | None = None
     fast: bool = False
     """Only storage and verification: P-DATA is read by the fast path."""
+    reader: Any = None
+    """The fast path's reader (services.scp_fast.FastReader), if installed."""
     accepted: threading.Event = field(default_factory=threading.Event)
     """Set once the ``accepted`` event is out (operations come after it)."""
     """Read and write ends of the pipe that wakes the DUL reactor."""
@@ -790,6 +792,7 @@ class StoreScp:
             idle=_IDLE_WAIT,
         )
         dul._read_pdu_data = reader
+        state.reader = reader
         transport_event = dul._is_transport_event
 
         def is_transport_event() -> bool:
@@ -840,12 +843,13 @@ class StoreScp:
                 if assoc.dul.is_alive():  # close only once nothing can use it
                     threading.Thread(
                         target=_close_when_done,
-                        args=(assoc.dul, pipe),
+                        args=(assoc.dul, pipe, state.reader),
                         daemon=True,
                         name="dcmtui-pipe-close",
                     ).start()
                 else:
-                    _close_when_done(assoc.dul, pipe)
+                    _close_when_done(assoc.dul, pipe, state.reader)
+                state.reader = None
             for spool in list(state.spools):
                 spool.discard()
             state.spools.clear()
@@ -1110,6 +1114,7 @@ class StoreScp:
                     spool.syntax,
                     complete=spool.nbytes - spool.head_at == len(spool.head),
                 )
+            spool.head = b""
             if fields is None:  # unusual: the index reader reads the spool file
                 from dcmtui.services.fastread import read_record
 
@@ -1198,13 +1203,19 @@ class StoreScp:
             )
 
 
-def _close_when_done(thread: threading.Thread, fds: tuple[int, ...]) -> None:
+def _close_when_done(
+    thread: threading.Thread, fds: tuple[int, ...], reader: Any = None
+) -> None:
     """Close file descriptors once ``thread`` (a DUL reactor) has ended, so
-    that a number it might still watch is never reused under it."""
+    that a number it might still watch is never reused under it, and free
+    the fast reader's buffer (the association is in reference cycles that
+    only the garbage collector frees, some time later)."""
     thread.join()
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)
+    if reader is not None:
+        reader.release()
 
 
 def _valid_uid(value: str) -> bool:

@@ -260,6 +260,17 @@ class FastReader:
             self._p_data(body)
             del body
 
+    def release(self) -> None:
+        """Free the buffer: the association is over (reads nothing more)."""
+        self._dead = True
+        self._start = self._end = 0
+        with contextlib.suppress(BufferError):
+            self._view.release()
+        self._buf = bytearray()
+        self._view = memoryview(self._buf)
+        self._command = bytearray()
+        self._pending = self._spool = None
+
     # --- the buffer -----------------------------------------------------------
 
     def _next_pdu(self) -> tuple[int, memoryview] | None:

@@ -218,7 +218,6 @@ class Spool:
         self, path: Path | str, max_bytes: int, problem: str = "", fd: int | None = None
     ) -> None:
         self.name = str(path)
-        self.file = self  # pynetdicom calls ``.file.flush()`` after each write
         self.nbytes = 0
         self.problem = problem
         """Why this object cannot be stored; empty while all is well."""
@@ -244,6 +243,12 @@ class Spool:
     def path(self) -> Path:
         """The spool file."""
         return Path(self.name)
+
+    @property
+    def file(self) -> Spool:
+        """Itself: pynetdicom calls ``.file.flush()`` after each write (a
+        property, not an attribute: no reference cycle to wait for the GC)."""
+        return self
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
         """Append ``data``; never raises (a failure is kept in ``problem``)."""
