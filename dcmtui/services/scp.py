@@ -211,6 +211,9 @@ _GC_EVERY = 30.0
 
 _IDLE_WAIT = 0.01
 """Longest nap of a woken reactor: only timers and kill flags wait that long."""
+_ASSOC_IDLE_WAIT = 0.05
+"""The association thread is woken for every message and PDU it must act
+on; its naps only pace its timer checks (less waking while objects stream)."""
 
 
 def _dul_waiter(raw: socket.socket, wake: int) -> Callable[[float], None]:
@@ -236,7 +239,7 @@ def _queue_waiter(messages: queue.Queue[Any]) -> Callable[[float], None]:
     def wait(seconds: float) -> None:
         with messages.not_empty:
             if not messages._qsize():
-                messages.not_empty.wait(_IDLE_WAIT)
+                messages.not_empty.wait(_ASSOC_IDLE_WAIT)
 
     return wait
 

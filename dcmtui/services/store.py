@@ -710,7 +710,7 @@ def _dataset_bytes_equal(a: str, b: str) -> bool:
 class IndexWriter:
     """Puts received objects into the SQLite index, in batches, off the hot path."""
 
-    def __init__(self, db_path: Path, every: float = 0.25) -> None:
+    def __init__(self, db_path: Path, every: float = 0.5) -> None:
         self._db_path = db_path
         self._every = every
         self._pending: collections.deque[FileRecord | str] = collections.deque()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sqlite3
@@ -124,6 +125,26 @@ def stored(rx: Receiver) -> list[Path]:
 # --- names ----------------------------------------------------------------------
 
 
+async def indexed(rx: Receiver, want: int, limit: float = 10) -> int:
+    """Index rows under the store, once there are ``want`` (or at ``limit``)."""
+    db = rx.scp.settings.index_path
+    deadline = time.monotonic() + limit
+    while True:
+        count = 0
+        if db.exists():
+            # (the table may not be made yet)
+            with (
+                contextlib.suppress(sqlite3.OperationalError),
+                sqlite3.connect(db) as con,
+            ):
+                (count,) = con.execute(
+                    "SELECT count(*) FROM files WHERE path LIKE ?", (f"{rx.store}%",)
+                ).fetchone()
+        if count >= want or time.monotonic() > deadline:
+            return int(count)
+        await asyncio.sleep(0.05)
+
+
 def test_hostile_uids_never_become_paths() -> None:
     assert is_uid("1.2.840.10008.1.1")
     for bad in ("../../etc/passwd", "1.2/3", "", "1." * 40, "1.2\0x", "..", "/abs"):
@@ -209,13 +230,8 @@ async def check_many_files(receiver: Receiver, tmp_path: Path) -> None:
         )
     stores = receiver.kinds("c-store")
     assert len(stores) == 30 and all(e.status == 0 for e in stores)
-    await asyncio.sleep(0.6)  # the index writer batches every 0.25 s
-    db = receiver.scp.settings.index_path
-    with sqlite3.connect(db) as con:
-        (count,) = con.execute(
-            "SELECT count(*) FROM files WHERE path LIKE ?", (f"{receiver.store}%",)
-        ).fetchone()
-    assert count == 30
+    # The index writer batches (every 0.5 s): the store is indexed soon after.
+    assert await indexed(receiver, 30) == 30
     assert not list((receiver.store / INCOMING).iterdir())
 
 
@@ -511,4 +527,156 @@ async def test_other_code_keeps_whole_datasets(fast: bool, tmp_path: Path) -> No
         assert len(stored(rx)) == 1 and len(seen) == 1 and seen[0] > 500
     finally:
         server.shutdown()
+        await rx.scp.stop(grace=1)
+
+
+# --- the fast path's own pieces ---------------------------------------------------
+
+
+def test_folder_fields_read_from_memory_match_the_index_reader() -> None:
+    """The receiver names folders from the data set bytes it holds; the names
+    must be those the index reader (fastread) gives the stored file, or the
+    receiver must say it is unsure (and read the file instead). Checked on
+    every Part 10 file pydicom ships, whole and cut at 16 KB."""
+    from pydicom.data import get_charset_files, get_testdata_files
+
+    from dcmtui.services.fastread import read_record
+    from dcmtui.services.store import path_fields
+
+    checked = unsure = 0
+    for name in get_testdata_files() + get_charset_files():
+        if not Path(name).is_file():
+            continue
+        raw = Path(name).read_bytes()
+        if raw[128:132] != b"DICM":
+            continue
+        start = 144 + int.from_bytes(raw[140:144], "little")
+        record = read_record(name, len(raw), 0)
+        want = (
+            record.patient_id,
+            record.patient_name,
+            record.study_uid,
+            record.series_uid,
+        )
+        for cut in (len(raw), start + 16384):
+            fields = path_fields(
+                raw[start:cut], record.transfer_syntax_uid, complete=cut >= len(raw)
+            )
+            checked += 1
+            if fields is None:
+                unsure += 1
+                continue
+            assert tuple(fields) == want, name
+    assert checked > 100 and unsure < checked / 2
+
+
+def test_folder_fields_of_ordinary_objects_need_no_file(tmp_path: Path) -> None:
+    """Explicit and implicit VR objects are named from memory, not re-read."""
+    from dcmtui.services.fastread import read_record
+    from dcmtui.services.store import path_fields
+
+    for implicit in (False, True):
+        path = write_dicom(
+            tmp_path / f"{implicit}.dcm",
+            implicit=implicit,
+            PatientName="DOE^JANE=",
+            PatientID="ID 7 ",
+        )
+        raw = path.read_bytes()
+        start = 144 + int.from_bytes(raw[140:144], "little")
+        record = read_record(str(path), len(raw), 0)
+        fields = path_fields(raw[start:], record.transfer_syntax_uid, complete=True)
+        assert fields is not None
+        assert fields.patient_name == record.patient_name == "DOE^JANE"
+        assert fields.patient_id == record.patient_id
+        assert (fields.study_uid, fields.series_uid) == (
+            record.study_uid,
+            record.series_uid,
+        )
+
+
+def test_spool_file_has_no_reference_cycle(tmp_path: Path) -> None:
+    """A spool (and the data it holds) is freed as soon as it is dropped, not
+    whenever the garbage collector runs (memory grew with every object)."""
+    import gc
+    import weakref
+
+    from dcmtui.services.store import Store
+
+    store = Store(tmp_path / "store")
+    store.prepare()
+    spool = store.new_spool()
+    spool.write(b"x" * 1000)
+    assert spool.file is spool  # what pynetdicom calls flush() on
+    spool.close()
+    gone = weakref.ref(spool)
+    gc.disable()
+    try:
+        del spool
+        assert gone() is None
+    finally:
+        gc.enable()
+
+
+def test_spare_spool_files_are_unnamed_until_used(tmp_path: Path) -> None:
+    """When creating files is slow, spool files are made ahead without a name
+    (nothing to see or clean up in .incoming); a C-STORE names one."""
+    from dcmtui.services.store import Store
+
+    store = Store(tmp_path / "store")
+    store.prepare()
+    store.start_spares()
+    try:
+        for _ in range(3):  # three slow creations in a row start the spares
+            store._created(1.0)
+        assert store._spares is not None
+        deadline = time.monotonic() + 10
+        while not store._spares._ready and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert store._spares._ready, "no spare made (no O_TMPFILE or /proc here?)"
+        assert not list(store.incoming.iterdir())  # made, yet unnamed
+        spool = store.new_spool()
+        assert [p.name for p in store.incoming.iterdir()] == [spool.path.name]
+        spool.write(b"abc")
+        spool.close()
+        assert spool.path.read_bytes() == b"abc"
+        spool.discard()
+    finally:
+        store.stop_spares()
+    assert not list(store.incoming.iterdir())
+
+
+async def test_objects_over_many_small_pdus_arrive_intact(tmp_path: Path) -> None:
+    """A 3 MB object in 16 KB PDUs: the fast reader's buffer refills, moves
+    and joins fragments; the spool writes in large pieces; bytes equal."""
+    import pydicom
+
+    settings = make_settings(tmp_path, max_pdu=16384)
+    rx = await start_receiver(settings, tmp_path / "store")
+    try:
+        path = write_dicom(tmp_path / "big.dcm", pixels=False)
+        ds = pydicom.dcmread(path)
+        ds.Rows, ds.Columns = 1024, 768
+        ds.SamplesPerPixel = 1
+        ds.PhotometricInterpretation = "MONOCHROME2"
+        ds.BitsAllocated = ds.BitsStored = 16
+        ds.HighBit = 15
+        ds.PixelRepresentation = 0
+        ds.NumberOfFrames = 2
+        ds.add_new(0x7FE00010, "OW", os.urandom(1024 * 768 * 2 * 2))
+        ds.save_as(path)
+        small = write_dicom(tmp_path / "small.dcm")
+        done = await run(
+            dcmtk("storescu"), "127.0.0.1", str(rx.port), str(path), str(small)
+        )
+        assert done.returncode == 0, done.stderr
+        await rx.wait_for("released")
+        assert [e.status for e in rx.kinds("c-store")] == [0, 0]
+        assert rx.scp.fast_objects == 2
+        received = {p.name: p for p in stored(rx)}
+        for sent in (path, small):
+            uid = str(pydicom.dcmread(sent, stop_before_pixels=True).SOPInstanceUID)
+            assert dataset_bytes(received[f"{uid}.dcm"]) == dataset_bytes(sent)
+        assert await indexed(rx, 2) == 2
+    finally:
         await rx.scp.stop(grace=1)
