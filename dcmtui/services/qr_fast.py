@@ -35,7 +35,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from dcmtui.services.dimse_fast import FileMeta, add_command_fragments, parse_command
+from dcmtui.services.dimse_fast import (
+    FileMeta,
+    add_command_fragments,
+    parse_command,
+    store_command,
+)
 
 LOGGER = logging.getLogger(__name__)
 PENDING = 0xFF00
@@ -118,20 +123,6 @@ def pending_find_command(sop_class: str, message_id: int) -> bytes:
             (0x0120, _us(message_id)),
             (0x0800, _us(0x0001)),
             (0x0900, _us(PENDING)),
-        ]
-    )
-
-
-def store_command(sop_class: str, sop_instance: str, message_id: int) -> bytes:
-    """A C-STORE-RQ command set (implicit VR little endian)."""
-    return _command(
-        [
-            (0x0002, _text(sop_class, b"\0")),
-            (0x0100, _us(0x0001)),
-            (0x0110, _us(message_id)),
-            (0x0700, _us(0)),
-            (0x0800, _us(0x0000)),
-            (0x1000, _text(sop_instance, b"\0")),
         ]
     )
 
