@@ -141,6 +141,13 @@ def test_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert words == general_detail(address, timeout=3)
 
 
+def test_unknown_host(capsys: pytest.CaptureFixture[str]) -> None:
+    address = "X@no-such-host.invalid:104"
+    words = quick_error(capsys, [address, "-to", "3"])
+    assert words == general_detail(address, timeout=3)
+    assert "unknown host 'no-such-host.invalid'" in words
+
+
 def test_rejected_no_reason(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     peer = start_storescp(tmp_path / "in", "--refuse")
     try:
