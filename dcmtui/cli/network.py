@@ -261,7 +261,7 @@ def _quick_echo(args: argparse.Namespace) -> int | None:
 
     from dcmtui.paths import CONFIG_FILE, config_folder
 
-    if args.dcmtk or args.timeout <= 0:
+    if args.dcmtk or not args.timeout > 0:  # NaN too: the general path
         return None
     folder = config_folder()
     if os.path.exists(os.path.join(folder, CONFIG_FILE)):
