@@ -192,7 +192,10 @@ def relative_parts(layout: str, record: PathFields, sop_uid: str) -> tuple[str, 
 
 
 _SLOW_CREATE = 0.0002
-"""Seconds to create a file above which spool files are made ahead."""
+"""Seconds to create a file above which it counts as slow (spool files are
+made ahead when most are). Here: 20-50 us normally, 300-900 us just after
+thousands of files were deleted nearby (ext4 skips recently freed inodes one
+by one)."""
 
 _FLUSH_BYTES = 1 << 20
 """A spool writes what it holds once it holds this much (one ``writev``)."""
@@ -456,7 +459,7 @@ class Store:
         self._spares: _SparePool | None = None
         self._spares_lock = threading.Lock()
         self._may_spare = False
-        self._slow_creates = 0
+        self._recent_creates: collections.deque[bool] = collections.deque(maxlen=20)
         self._free_until = 0.0
 
     def prepare(self) -> None:
@@ -469,8 +472,8 @@ class Store:
 
     def start_spares(self) -> None:
         """Make spool files ahead of need (see ``_SparePool``) once creating
-        them proves slow: three in a row taking more than ``_SLOW_CREATE``.
-        Call after prepare()."""
+        them proves slow: most of 20 taking more than ``_SLOW_CREATE``. Call
+        after prepare()."""
         self._may_spare = True
 
     def stop_spares(self) -> None:
@@ -478,17 +481,17 @@ class Store:
         with self._spares_lock:
             self._may_spare = False
             spares, self._spares = self._spares, None
-            self._slow_creates = 0
+            self._recent_creates.clear()
         if spares is not None:
             spares.close()
 
     def _created(self, seconds: float) -> None:
-        """Note how long creating a spool file took; start the spares if slow."""
-        if seconds < _SLOW_CREATE:
-            self._slow_creates = 0
-            return
-        self._slow_creates += 1
-        if self._slow_creates >= 3 and self._spares is None:
+        """Note how long creating a spool file took; start the spares when
+        most of the last 20 were slow (one slow call is often just this thread
+        being preempted on a busy machine)."""
+        recent = self._recent_creates
+        recent.append(seconds > _SLOW_CREATE)
+        if len(recent) == recent.maxlen and sum(recent) >= 15 and self._spares is None:
             with self._spares_lock:
                 if self._may_spare and self._spares is None:
                     LOGGER.info(

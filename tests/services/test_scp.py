@@ -627,8 +627,12 @@ def test_spare_spool_files_are_unnamed_until_used(tmp_path: Path) -> None:
     store.prepare()
     store.start_spares()
     try:
-        for _ in range(3):  # three slow creations in a row start the spares
+        for _ in range(20):  # a few slow ones (preempted): no spares
+            store._created(0.00002)
             store._created(1.0)
+        assert store._spares is None
+        for _ in range(15):  # most slow: spares
+            store._created(0.001)
         assert store._spares is not None
         deadline = time.monotonic() + 10
         while not store._spares._ready and time.monotonic() < deadline:
