@@ -9,7 +9,7 @@ from dcmtui.cli import Command
 TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import AsyncIterator
+    from collections.abc import AsyncIterator, Mapping
     from types import SimpleNamespace
 
     from dcmtui.config import Settings
@@ -185,12 +185,20 @@ def _quick_target(text: str, folder: str) -> tuple[str, str, int, str, int] | No
         return (*address, "", 0) if address else None
     except OSError:
         return None
-    import tomllib
+    from dcmtui import quicktoml
 
     try:
-        book = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        text_of_book = raw.decode("utf-8")
+    except UnicodeDecodeError:
         return None
+    book: Mapping[str, object] | None = quicktoml.loads(text_of_book)
+    if book is None:  # not plain TOML: tomllib reads it (typing, datetime...)
+        import tomllib
+
+        try:
+            book = tomllib.loads(text_of_book)
+        except tomllib.TOMLDecodeError:
+            return None
     found = None
     for name, table in book.items():
         node = quick_table(name, table)

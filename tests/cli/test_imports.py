@@ -68,9 +68,9 @@ def test_echo_by_name_imports_no_dicom_library(tmp_path: Path) -> None:
         mods = imported(["echo", "local"])
     finally:
         peer.stop()
-    forbidden = ALWAYS_HEAVY | {"dataclasses", "logging", "tomlkit"}
+    forbidden = ALWAYS_HEAVY | {"dataclasses", "logging", "tomlkit", "tomllib"}
     assert not mods & forbidden, sorted(mods & forbidden)
-    assert "dcmtui.services.echo_fast" in mods
+    assert "dcmtui.services.echo_fast" in mods and "dcmtui.quicktoml" in mods
 
 
 def test_echo_failure_still_imports_no_textual() -> None:
