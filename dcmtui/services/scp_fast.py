@@ -3,12 +3,13 @@
 pynetdicom decodes every P-DATA PDU into objects, hands each message between
 three threads and encodes each response with pydicom: a few milliseconds per
 object, several times storescp's cost. For an association that only stores
-and echoes, the DUL thread here reads P-DATA-TF PDUs itself: the command set
-(a dozen implicit-VR elements) is parsed by hand, data set fragments go
-straight from the receive buffer into the spool file, and the response is
-encoded by hand and sent at once. Everything else (association negotiation,
-release, abort, timers) stays with pynetdicom: PDUs other than P-DATA-TF are
-decoded and queued exactly as pynetdicom's own reader does.
+and echoes, the DUL thread here reads the socket into a buffer of its own and
+serves P-DATA-TF PDUs in a loop: the command set (a dozen implicit-VR
+elements) is parsed by hand, data set fragments go from the receive buffer
+into the spool file, and the response is encoded from a template and sent at
+once, before the object's bookkeeping. Everything else (association
+negotiation, release, abort, timers) stays with pynetdicom: PDUs other than
+P-DATA-TF are decoded and queued exactly as pynetdicom's own reader does.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The receiver's store folder: safe names, spool files, atomic placement.
 
 Objects arrive into a spool file under ``<store>/.incoming`` (same file system
-as their final place), exactly as received: pynetdicom writes a file meta
-header and then appends the data set bytes of each P-DATA fragment. When the
+as their final place), exactly as received: a file meta header, then the data
+set bytes of each P-DATA fragment (written in large pieces). When the
 object is complete, :meth:`Store.commit` links it to its final name
 (``Patient/Study/Series/<SOPInstanceUID>.dcm`` by default) without ever
 replacing a different object, and removes the spool name. Names never come raw
