@@ -3,8 +3,8 @@ by the test), C-MOVE into DCMTK's storescp, and the failures of each."""
 
 from __future__ import annotations
 
-import os
 import asyncio
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +178,7 @@ async def test_get_into_folder(archive: Archive, tmp_path: Path) -> None:
     # The objects show on the outgoing association's row, with their bytes.
     stores = [e for e in bus.history() if e.kind == "c-store"]
     assert len(stores) == 6 and {e.direction for e in stores} == {"out"}
-    sizes = [os.path.getsize(p) for p in last.received]
+    sizes = await asyncio.to_thread(lambda: [os.path.getsize(p) for p in last.received])
     assert sum(e.nbytes for e in stores) == sum(sizes)
     for path in last.received:
         copy = dcmread(path)
