@@ -665,8 +665,14 @@ def parse_tag(text: str) -> int | None:
 _UID_VR = "UI"
 
 
-def _dump_value(parsed: Parsed, elem: Elem) -> tuple[str, int]:
-    """The value as dcmdump prints it, and its VM (decoded once)."""
+def _dump_value(
+    parsed: Parsed, elem: Elem, encodings: list[str] | None = None
+) -> tuple[str, int]:
+    """The value as dcmdump prints it, and its VM (decoded once).
+
+    ``encodings``: the character set in force where ``elem`` is, when the
+    caller knows it (saves looking it up element by element).
+    """
     if elem.length == 0:
         return "(no value available)", 1 if elem.vr in BINARY_VRS else 0
     vr = elem.vr
@@ -674,19 +680,27 @@ def _dump_value(parsed: Parsed, elem: Elem) -> tuple[str, int]:
         values, _ = decode(parsed, elem, 4096, dump=True)
         text = values[0]
         return (text if len(text) <= 48 else text[:48] + "..."), 1
-    if vr in TEXT_VRS and vr not in CHARSET_VRS and elem.length <= MAX_DECODE:
-        # The common case, without decode()'s checks.
+    if vr in TEXT_VRS and elem.length <= MAX_DECODE:
+        # The common cases, without decode()'s checks.
         buf = parsed.data_buf if elem.tag >> 16 != 2 else buffer_of(parsed, elem)
-        text = bytes(buf[elem.vstart : elem.end]).decode("latin-1").rstrip(" \x00")
-        if vr == "UR":
-            return f"[{text}]", 1 if text else 0
-        values = text.split("\\")
-        if vr == _UID_VR and len(values) == 1:
-            from dcmtui.services.dictionary import uid_keyword
+        raw = bytes(buf[elem.vstart : elem.end])
+        if vr not in CHARSET_VRS:
+            text = raw.decode("latin-1").rstrip(" \x00")
+            if vr == "UR":
+                return f"[{text}]", 1 if text else 0
+            values = text.split("\\")
+            if vr == _UID_VR and len(values) == 1:
+                from dcmtui.services.dictionary import uid_keyword
 
-            if name := uid_keyword(text):
-                return f"={name}", 1
-        return f"[{text}]", 0 if not text else len(values)
+                if name := uid_keyword(text):
+                    return f"={name}", 1
+            return f"[{text}]", 0 if not text else len(values)
+        if encodings is not None and len(encodings) == 1 and 0x1B not in raw:
+            text = raw.decode(encodings[0], errors="replace")
+            text = text.rstrip(" \x00") if vr != "UT" else text.rstrip(" ")
+            if vr in SINGLE_VALUE_VRS:
+                return f"[{text}]", 1
+            return f"[{text}]", 0 if not text else text.count("\\") + 1
     if vr in NUMBER_FORMATS:
         vm = elem.length // struct.calcsize(NUMBER_FORMATS[vr])
     else:
@@ -730,16 +744,26 @@ def dump_lines(parsed: Parsed) -> Iterator[str]:
     yield ""
     yield "# Dicom-Meta-Information-Header"
     yield "# Used TransferSyntax: Little Endian Explicit"
-    yield from _dump_elems(parsed, parsed.meta, 0)
+    lines: list[str] = []
+    _dump_elems(parsed, parsed.meta, 0, lines)
+    yield from lines
     yield ""
     yield "# Dicom-Data-Set"
     yield f"# Used TransferSyntax: {uid_name(parsed.transfer_syntax)}"
-    yield from _dump_elems(parsed, parsed.data, 0)
+    lines = []
+    _dump_elems(parsed, parsed.data, 0, lines)
+    yield from lines
     if parsed.damaged:
         yield f"# damaged: {parsed.damaged}"
 
 
-def _dump_elems(parsed: Parsed, elems: list[Elem], indent: int) -> Iterator[str]:
+def _dump_elems(parsed: Parsed, elems: list[Elem], indent: int, out: list[str]) -> None:
+    """Append the lines of ``elems`` (and of their items) to ``out``."""
+    if not elems:
+        return
+    # One character set for the whole list (it depends on the holder only).
+    encodings = encodings_for(parsed, elems[0])
+    add = out.append
     for e in elems:
         buf = buffer_of(parsed, e)
         name, _ = element_name(e, elems, buf)
@@ -747,65 +771,75 @@ def _dump_elems(parsed: Parsed, elems: list[Elem], indent: int) -> Iterator[str]
         length = "u/l" if undefined else str(e.length)
         if e.items is not None:
             kind = "undefined" if undefined else "explicit"
-            yield _line(
-                indent,
-                e.tag,
-                "SQ",
-                f"(Sequence with {kind} length #={len(e.items)})",
-                length,
-                1,
-                name,
+            add(
+                _line(
+                    indent,
+                    e.tag,
+                    "SQ",
+                    f"(Sequence with {kind} length #={len(e.items)})",
+                    length,
+                    1,
+                    name,
+                )
             )
             for item in e.items:
                 iu = item.length == UNDEFINED
                 ikind = "undefined" if iu else "explicit"
-                yield _line(
-                    indent + 1,
-                    0xFFFEE000,
-                    "na",
-                    f"(Item with {ikind} length #={len(item.elems)})",
-                    "u/l" if iu else str(item.length),
-                    1,
-                    "Item",
+                add(
+                    _line(
+                        indent + 1,
+                        0xFFFEE000,
+                        "na",
+                        f"(Item with {ikind} length #={len(item.elems)})",
+                        "u/l" if iu else str(item.length),
+                        1,
+                        "Item",
+                    )
                 )
-                yield from _dump_elems(parsed, item.elems, indent + 2)
+                _dump_elems(parsed, item.elems, indent + 2, out)
                 note = (
                     "ItemDelimitationItem"
                     if iu
                     else ("ItemDelimitationItem for re-encoding")
                 )
-                yield _line(
-                    indent + 1,
-                    0xFFFEE00D,
-                    "na",
-                    f"({note})",
-                    "0",
-                    0,
-                    "ItemDelimitationItem",
+                add(
+                    _line(
+                        indent + 1,
+                        0xFFFEE00D,
+                        "na",
+                        f"({note})",
+                        "0",
+                        0,
+                        "ItemDelimitationItem",
+                    )
                 )
             note = (
                 "SequenceDelimitationItem"
                 if undefined
                 else ("SequenceDelimitationItem for re-encod.")
             )
-            yield _line(
-                indent,
-                0xFFFEE0DD,
-                "na",
-                f"({note})",
-                "0",
-                0,
-                "SequenceDelimitationItem",
+            add(
+                _line(
+                    indent,
+                    0xFFFEE0DD,
+                    "na",
+                    f"({note})",
+                    "0",
+                    0,
+                    "SequenceDelimitationItem",
+                )
             )
         elif e.frags is not None:
-            yield _line(
-                indent,
-                e.tag,
-                "OB",
-                f"(PixelSequence #={len(e.frags)})",
-                length,
-                1,
-                name,
+            add(
+                _line(
+                    indent,
+                    e.tag,
+                    "OB",
+                    f"(PixelSequence #={len(e.frags)})",
+                    length,
+                    1,
+                    name,
+                )
             )
             for f in e.frags:
                 raw = bytes(parsed.data_buf[f.vstart : min(f.end, f.vstart + 24)])
@@ -816,21 +850,23 @@ def _dump_elems(parsed: Parsed, elems: list[Elem], indent: int) -> Iterator[str]
                 )
                 if f.length > 24:
                     value += "..."
-                yield _line(
-                    indent + 1, 0xFFFEE000, "pi", value, str(f.length), 1, "Item"
+                add(
+                    _line(indent + 1, 0xFFFEE000, "pi", value, str(f.length), 1, "Item")
                 )
-            yield _line(
-                indent,
-                0xFFFEE0DD,
-                "na",
-                "(SequenceDelimitationItem)",
-                "0",
-                0,
-                "SequenceDelimitationItem",
+            add(
+                _line(
+                    indent,
+                    0xFFFEE0DD,
+                    "na",
+                    "(SequenceDelimitationItem)",
+                    "0",
+                    0,
+                    "SequenceDelimitationItem",
+                )
             )
         else:
             try:
-                value, vm = _dump_value(parsed, e)
+                value, vm = _dump_value(parsed, e, encodings)
             except Exception as exc:
                 value, vm = f"(cannot decode: {exc})", 1
-            yield _line(indent, e.tag, e.vr, value, length, vm, name)
+            add(_line(indent, e.tag, e.vr, value, length, vm, name))
