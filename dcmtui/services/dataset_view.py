@@ -726,8 +726,7 @@ def _line(
     indent: int, tag: int, vr: str, value: str, length: str, vm: int, name: str
 ) -> str:
     head = f"{'  ' * indent}({tag >> 16:04x},{tag & 0xFFFF:04x}) {vr} {value}"
-    pad = max(0, 55 + 2 * indent - len(head))
-    return f"{head}{' ' * pad} #{length:>4},{vm:>2} {name}"
+    return f"{head:<{55 + 2 * indent}} #{length:>4},{vm:>2} {name}"
 
 
 def dump_lines(parsed: Parsed) -> Iterator[str]:
@@ -764,9 +763,19 @@ def _dump_elems(parsed: Parsed, elems: list[Elem], indent: int, out: list[str]) 
     # One character set for the whole list (it depends on the holder only).
     encodings = encodings_for(parsed, elems[0])
     add = out.append
+    creators: dict[int, str] = {}  # private creators by block, in this list
     for e in elems:
         buf = buffer_of(parsed, e)
-        name, _ = element_name(e, elems, buf)
+        if not e.is_private:  # as element_name(), with less asked per element
+            keyword, long_name, _ = public_name(e.tag)
+            name = keyword or long_name or "Unknown"
+        elif 0x10 <= e.tag & 0xFFFF <= 0xFF:
+            name = "PrivateCreator"
+        else:
+            creator = creators.get(e.tag >> 8)
+            if creator is None:
+                creator = creators[e.tag >> 8] = private_creator(e.tag, elems, buf)
+            name = private_name(e.tag, creator) or "Unknown private"
         undefined = e.length == UNDEFINED
         length = "u/l" if undefined else str(e.length)
         if e.items is not None:
