@@ -538,7 +538,6 @@ class StoreScp:
         self._stopping = False
         self.port = int(server.server_address[1])
         self._index = IndexWriter(self.settings.index_path)
-        self.store.start_spares()
         if cfg.post_store_command:
             self._post = _PostStore(cfg.post_store_command)
         self._status = ReceiverStatus(
@@ -613,7 +612,6 @@ class StoreScp:
         for assoc in active:
             assoc.join(timeout=5)
         self._server = None
-        self.store.stop_spares()
         if self._index is not None:
             self._index.close()
             self._index = None

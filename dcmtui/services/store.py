@@ -191,12 +191,6 @@ def relative_parts(layout: str, record: PathFields, sop_uid: str) -> tuple[str, 
     return (patient, study, uid_name("e", record.series_uid), name)
 
 
-_SLOW_CREATE = 0.0002
-"""Seconds to create a file above which it counts as slow (spool files are
-made ahead when most are). Here: 20-50 us normally, 300-900 us just after
-thousands of files were deleted nearby (ext4 skips recently freed inodes one
-by one)."""
-
 _FLUSH_BYTES = 1 << 20
 """A spool writes what it holds once it holds this much (one ``writev``)."""
 _FLUSH_CHUNKS = 512
@@ -321,110 +315,6 @@ class Spool:
         self._discard()
 
 
-class _SparePool:
-    """Anonymous files (``O_TMPFILE``) made ahead of need in the spool folder.
-
-    Creating a file is most of what receiving a small object costs the system
-    (ext4 looks for a free inode; after many deletions that search takes
-    hundreds of microseconds). A thread makes a few files ahead, without a
-    name, so the association's thread only gives one a name (``linkat``) when
-    a C-STORE begins. Unnamed files vanish with the process: nothing is left
-    behind by a crash, and the spool folder shows only transfers in progress.
-    Where the system cannot do this (no ``O_TMPFILE``, no ``/proc``), the pool
-    stays empty and spool files are created as before.
-    """
-
-    def __init__(self, folder: Path, depth: int = 16) -> None:
-        self._folder = str(folder)
-        self._depth = depth
-        self._ready: collections.deque[int] = collections.deque()
-        self._wanted = threading.Event()
-        self._stopping = False
-        self._fd_dir = -1
-        """``/proc/self/fd``: linking a name of it (following it) names the file."""
-        self._thread: threading.Thread | None = None
-        flag = getattr(os, "O_TMPFILE", 0)
-        if not flag:
-            return
-        self._flags = flag | os.O_WRONLY
-        try:
-            self._fd_dir = os.open("/proc/self/fd", os.O_RDONLY | os.O_DIRECTORY)
-            probe = os.open(self._folder, self._flags, 0o666)
-        except OSError:
-            self._close_dir()
-            return
-        name = os.path.join(
-            self._folder, f".probe-{os.getpid()}-{next(_SPOOL_NUMBERS)}"
-        )
-        try:
-            self.link(probe, name)
-            os.unlink(name)
-        except OSError:
-            os.close(probe)
-            self._close_dir()
-            return
-        os.close(probe)  # it had a name once: not anonymous any more
-        self._thread = threading.Thread(
-            target=self._run, daemon=True, name="dcmtui-spool-spares"
-        )
-        self._thread.start()
-
-    def _close_dir(self) -> None:
-        if self._fd_dir >= 0:
-            with contextlib.suppress(OSError):
-                os.close(self._fd_dir)
-        self._fd_dir = -1
-
-    def take(self) -> int | None:
-        """An open, empty, unnamed file, or None when none is ready."""
-        ready = self._ready
-        try:
-            fd = ready.popleft()
-        except IndexError:
-            fd = None
-        # Wake the maker only when half the files are used: it then makes
-        # several in a row, with fewer thread switches.
-        if (
-            len(ready) <= self._depth // 2
-            and self._thread is not None
-            and not self._wanted.is_set()
-        ):
-            self._wanted.set()
-        return fd
-
-    def link(self, fd: int, path: str) -> None:
-        """Give the unnamed file ``fd`` the name ``path`` (same file system).
-
-        Raises:
-            FileExistsError: The name is taken.
-            OSError: It could not be linked.
-        """
-        os.link(str(fd), path, src_dir_fd=self._fd_dir)
-
-    def _run(self) -> None:
-        while not self._stopping:
-            self._wanted.clear()
-            while len(self._ready) < self._depth and not self._stopping:
-                try:
-                    fd = os.open(self._folder, self._flags, 0o666)
-                except OSError as exc:  # disk full, folder gone: try later
-                    LOGGER.debug("no spare spool file: %s", exc)
-                    break
-                self._ready.append(fd)
-            self._wanted.wait(1.0)
-
-    def close(self) -> None:
-        """Stop making files and close the unused ones (they vanish)."""
-        self._stopping = True
-        self._wanted.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
-        while self._ready:
-            with contextlib.suppress(OSError):
-                os.close(self._ready.popleft())
-        self._close_dir()
-
-
 @dataclass(frozen=True, slots=True)
 class Placed:
     """Where a received object ended up."""
@@ -456,10 +346,6 @@ class Store:
         self.incoming = root / INCOMING
         self._checked: set[str] = set()
         """Folders of the store already created and found inside it."""
-        self._spares: _SparePool | None = None
-        self._spares_lock = threading.Lock()
-        self._may_spare = False
-        self._recent_creates: collections.deque[bool] = collections.deque(maxlen=20)
         self._free_until = 0.0
 
     def prepare(self) -> None:
@@ -469,37 +355,6 @@ class Store:
             with contextlib.suppress(OSError):
                 stale.unlink()
         self._real_root = os.path.realpath(self.root)
-
-    def start_spares(self) -> None:
-        """Make spool files ahead of need (see ``_SparePool``) once creating
-        them proves slow: most of 20 taking more than ``_SLOW_CREATE``. Call
-        after prepare()."""
-        self._may_spare = True
-
-    def stop_spares(self) -> None:
-        """Stop making spool files ahead; the unused ones vanish."""
-        with self._spares_lock:
-            self._may_spare = False
-            spares, self._spares = self._spares, None
-            self._recent_creates.clear()
-        if spares is not None:
-            spares.close()
-
-    def _created(self, seconds: float) -> None:
-        """Note how long creating a spool file took; start the spares when
-        most of the last 20 were slow (one slow call is often just this thread
-        being preempted on a busy machine)."""
-        recent = self._recent_creates
-        recent.append(seconds > _SLOW_CREATE)
-        if len(recent) == recent.maxlen and sum(recent) >= 15 and self._spares is None:
-            with self._spares_lock:
-                if self._may_spare and self._spares is None:
-                    LOGGER.info(
-                        "receiver: creating files is slow here (%.0f us): "
-                        "making spool files ahead",
-                        seconds * 1e6,
-                    )
-                    self._spares = _SparePool(self.incoming)
 
     def free_bytes(self) -> int:
         """Free space on the store's file system, for an unprivileged writer."""
@@ -532,28 +387,12 @@ class Store:
                 f"less than {self.min_free_bytes} bytes free in the store",
             )
         incoming = str(self.incoming)
-        spares = self._spares
-        fd = spares.take() if spares is not None else None
-        while fd is not None and spares is not None:
-            path = os.path.join(incoming, f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part")
-            try:
-                spares.link(fd, path)
-            except FileExistsError:  # left by an earlier process with our pid
-                continue
-            except OSError as exc:  # folder replaced, ...: create one below
-                LOGGER.debug("spare spool file unusable: %s", exc)
-                os.close(fd)
-                break
-            return Spool(path, self.max_object_bytes, fd=fd)
         while True:
             path = os.path.join(incoming, f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part")
-            started = time.perf_counter()
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:  # left by an earlier process with our pid
                 continue
-            if self._may_spare and spares is None:
-                self._created(time.perf_counter() - started)
             return Spool(path, self.max_object_bytes, fd=fd)
 
     def commit(self, spool: Spool, sop_uid: str, record: PathFields) -> Placed:

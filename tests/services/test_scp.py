@@ -618,38 +618,6 @@ def test_spool_file_has_no_reference_cycle(tmp_path: Path) -> None:
         gc.enable()
 
 
-def test_spare_spool_files_are_unnamed_until_used(tmp_path: Path) -> None:
-    """When creating files is slow, spool files are made ahead without a name
-    (nothing to see or clean up in .incoming); a C-STORE names one."""
-    from dcmtui.services.store import Store
-
-    store = Store(tmp_path / "store")
-    store.prepare()
-    store.start_spares()
-    try:
-        for _ in range(20):  # a few slow ones (preempted): no spares
-            store._created(0.00002)
-            store._created(1.0)
-        assert store._spares is None
-        for _ in range(15):  # most slow: spares
-            store._created(0.001)
-        assert store._spares is not None
-        deadline = time.monotonic() + 10
-        while not store._spares._ready and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert store._spares._ready, "no spare made (no O_TMPFILE or /proc here?)"
-        assert not list(store.incoming.iterdir())  # made, yet unnamed
-        spool = store.new_spool()
-        assert [p.name for p in store.incoming.iterdir()] == [spool.path.name]
-        spool.write(b"abc")
-        spool.close()
-        assert spool.path.read_bytes() == b"abc"
-        spool.discard()
-    finally:
-        store.stop_spares()
-    assert not list(store.incoming.iterdir())
-
-
 async def test_objects_over_many_small_pdus_arrive_intact(tmp_path: Path) -> None:
     """A 3 MB object in 16 KB PDUs: the fast reader's buffer refills, moves
     and joins fragments; the spool writes in large pieces; bytes equal."""
