@@ -139,7 +139,9 @@ async def screen_timings(path: Path) -> dict[str, float]:
         await pilot.press("f19")
         out["baseline: unbound key"] = time.perf_counter() - t
         app.pop_screen()
-        await pilot.pause(0)
+        # Let the Files screen come back and settle, as it is when a person
+        # presses enter on a file (else its redraw is timed with ours).
+        await pilot.pause(0.5)
         start = time.perf_counter()
         screen = DumpScreen(app.services, path, None)
         await app.push_screen(screen)
