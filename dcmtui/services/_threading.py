@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TypeVar, cast
@@ -21,6 +20,8 @@ async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]
         Each item of the generator, in order. An exception raised by the
         generator is raised here.
     """
+    import asyncio  # here: blocking callers of the services do not load it
+
     loop, queue = asyncio.get_running_loop(), asyncio.Queue[object]()
 
     def put(item: object) -> None:

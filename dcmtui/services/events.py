@@ -8,7 +8,6 @@ producer's thread and must be quick and never raise.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 import logging
@@ -16,6 +15,10 @@ import threading
 from collections.abc import AsyncIterator, Callable
 
 from dcmtui.models import AssocEvent
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    import asyncio
 
 LOGGER = logging.getLogger(__name__)
 Sink = Callable[[AssocEvent], None]
@@ -74,6 +77,8 @@ class EventBus:
 
     async def subscribe(self) -> AsyncIterator[AssocEvent]:
         """Yield every event emitted from now on, until the caller stops."""
+        import asyncio  # here: a command that never subscribes does not load it
+
         queue: asyncio.Queue[AssocEvent] = asyncio.Queue()
         entry = (asyncio.get_running_loop(), queue)
         with self._lock:

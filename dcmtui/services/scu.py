@@ -7,7 +7,6 @@ that says what happened and what to try, in words a DICOM user knows.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 import socket
@@ -610,10 +609,14 @@ class Scu:
 
     async def echo(self, node: Node) -> EchoResult:
         """C-ECHO ``node``: the outcome and the round trip in milliseconds."""
+        import asyncio  # here: the blocking commands do not load it
+
         return await asyncio.to_thread(self.echo_sync, node)
 
     async def echo_all(self, nodes: Sequence[Node]) -> AsyncIterator[EchoResult]:
         """C-ECHO every node at once; yield each result as it comes."""
+        import asyncio
+
         tasks = [asyncio.create_task(self.echo(node)) for node in nodes]
         try:
             for done in asyncio.as_completed(tasks):
