@@ -20,6 +20,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
+from dcmtui.services.fastread import LONG_VRS
+
 if TYPE_CHECKING:
     import ssl
 
@@ -438,19 +440,7 @@ class FastAssociation:
             self.sock.close()
 
 
-_LONG_VRS = {
-    b"OB",
-    b"OW",
-    b"OF",
-    b"SQ",
-    b"UT",
-    b"UN",
-    b"UC",
-    b"UR",
-    b"OD",
-    b"OL",
-    b"OV",
-}
+_LONG_VRS = LONG_VRS
 
 
 @dataclass(frozen=True)

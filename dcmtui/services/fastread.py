@@ -59,12 +59,14 @@ _U32 = struct.Struct("<I")
 _EXPLICIT = struct.Struct("<HH2sH")
 _IMPLICIT = struct.Struct("<HHI")
 
-_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
-"""VRs with a 2-byte reserved field and a 4-byte length in explicit VR."""
-_SHORT_VRS = frozenset(
+LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
+"""VRs with a 2-byte reserved field and a 4-byte length in explicit VR (the one
+list every byte-level reader of this package uses)."""
+SHORT_VRS = frozenset(
     b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST TM UI UL US".split()
 )
 """VRs with a 2-byte length in explicit VR."""
+_LONG_VRS, _SHORT_VRS = LONG_VRS, SHORT_VRS
 _ALL_VRS = _LONG_VRS | _SHORT_VRS
 
 _SINGLE_BYTE_CODECS = {"": "latin_1", "ISO_IR 100": "latin_1", "ISO_IR 192": "utf_8"}

@@ -41,6 +41,7 @@ from dcmtui.services.dimse_fast import (
     parse_command,
     store_command,
 )
+from dcmtui.services.fastread import LONG_VRS
 
 LOGGER = logging.getLogger(__name__)
 PENDING = 0xFF00
@@ -659,7 +660,7 @@ def meta_from_bytes(data: bytes) -> FileMeta | None:
         if group != 2:
             break
         vr = data[pos + 4 : pos + 6]
-        if vr in _LONG_META_VRS:
+        if vr in LONG_VRS:
             if len(data) < pos + 12:
                 return None
             (length,) = struct.unpack_from("<I", data, pos + 8)
@@ -684,19 +685,6 @@ def meta_from_bytes(data: bytes) -> FileMeta | None:
     return meta
 
 
-_LONG_META_VRS = {
-    b"OB",
-    b"OW",
-    b"OF",
-    b"SQ",
-    b"UT",
-    b"UN",
-    b"UC",
-    b"UR",
-    b"OD",
-    b"OL",
-    b"OV",
-}
 _READ_BLOCK = 65536
 _MAX_COMMAND_PDU = 1 << 20
 

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, Protocol
 
 from dcmtui.models import FileRecord
+from dcmtui.services.fastread import LONG_VRS, SHORT_VRS
 
 LOGGER = logging.getLogger(__name__)
 
@@ -80,10 +81,7 @@ class Fields(NamedTuple):
 _EXPLICIT_ELEMENT = struct.Struct("<HH2sH")
 _IMPLICIT_ELEMENT = struct.Struct("<HHL")
 _U32 = struct.Struct("<L")
-_LONG_VRS = frozenset(b"OB OD OF OL OV OW SQ SV UC UN UR UT UV".split())
-_SHORT_VRS = frozenset(
-    b"AE AS AT CS DA DS DT FD FL IS LO LT PN SH SL SS ST TM UI UL US".split()
-)
+_LONG_VRS, _SHORT_VRS = LONG_VRS, SHORT_VRS
 _PATH_TAGS = {0x00100020: 0, 0x00100010: 1, 0x0020000D: 2, 0x0020000E: 3}
 _LAST_TAG = 0x00200013
 """The index reader (services.fastread) stops looking after this tag."""
