@@ -20,6 +20,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
+# The PDU item encoders live in echo_fast, which must import nothing heavier
+# than socket and struct (dcmtui echo's start-up); this module shares them.
+from dcmtui.services.echo_fast import _ae, _item, _uid
 from dcmtui.services.fastread import LONG_VRS
 
 if TYPE_CHECKING:
@@ -81,19 +84,6 @@ class Negotiated:
     transfer_syntax: str
     """The accepted transfer syntax (empty when rejected)."""
     proposed: tuple[str, ...] = ()
-
-
-def _uid(value: str) -> bytes:
-    data = value.encode("ascii")
-    return data + b"\0" if len(data) % 2 else data
-
-
-def _item(kind: int, body: bytes) -> bytes:
-    return struct.pack(">BBH", kind, 0, len(body)) + body
-
-
-def _ae(title: str) -> bytes:
-    return title.encode("ascii", "replace")[:16].ljust(16, b" ")
 
 
 def associate_rq(
