@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -222,6 +221,8 @@ class NodeBook:
             raise NodeError(f"{self.path}: not valid TOML: {exc}") from exc
 
     def _save_doc(self, doc: Any) -> None:
+        import tempfile  # here: commands that only read the book do not load it
+
         import tomlkit
 
         text = tomlkit.dumps(doc)
