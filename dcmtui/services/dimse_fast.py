@@ -20,17 +20,22 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-# The PDU item encoders live in echo_fast, which must import nothing heavier
-# than socket and struct (dcmtui echo's start-up); this module shares them.
-from dcmtui.services.echo_fast import _ae, _item, _uid
+# The PDU item encoders and the PDU reader live in echo_fast, which must import
+# nothing heavier than socket and struct (dcmtui echo's start-up); shared here.
+from dcmtui.services.echo_fast import (
+    APPLICATION_CONTEXT,
+    IMPLEMENTATION_UID,
+    IMPLEMENTATION_VERSION,
+    PduReader,
+    _ae,
+    _item,
+    _uid,
+)
 from dcmtui.services.fastread import LONG_VRS
 
 if TYPE_CHECKING:
     import ssl
 
-IMPLEMENTATION_UID = "1.2.826.0.1.3680043.10.1453.1"
-IMPLEMENTATION_VERSION = "DCMTUI"
-APPLICATION_CONTEXT = "1.2.840.10008.3.1.1.1"
 OUR_MAX_PDU = 1_048_576
 _CHUNK = 4 * 1_048_576
 
@@ -163,7 +168,10 @@ class FastAssociation:
     peer_max_pdu: int
     contexts: list[Negotiated]
     _message_id: int = 0
-    _buffer: bytearray = field(default_factory=bytearray)
+    _reader: PduReader = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._reader = PduReader(self.sock)
 
     # -- setting up ----------------------------------------------------------
 
@@ -247,28 +255,8 @@ class FastAssociation:
 
     # -- reading -------------------------------------------------------------
 
-    def _recv_exact(self, count: int) -> bytes:
-        while len(self._buffer) < count:
-            try:
-                chunk = self.sock.recv(max(65536, count - len(self._buffer)))
-            except TimeoutError as exc:
-                raise Aborted("the peer did not answer in time") from exc
-            except OSError as exc:
-                raise Aborted(f"the connection was lost: {exc}") from exc
-            if not chunk:
-                raise Aborted("the peer closed the connection")
-            self._buffer += chunk
-        data = bytes(self._buffer[:count])
-        del self._buffer[:count]
-        return data
-
     def _read_pdu(self) -> tuple[int, bytes]:
-        header = self._recv_exact(6)
-        kind, _, length = struct.unpack(">BBI", header)
-        body = self._recv_exact(length)
-        if kind == 0x07:
-            raise Aborted("the peer aborted the association (A-ABORT)")
-        return kind, body
+        return self._reader.pdu()
 
     def _read_command(self) -> dict[int, bytes]:
         """Read P-DATA until a whole command set has arrived."""

@@ -117,12 +117,12 @@ def echo_rq(message_id: int = 1) -> bytes:
     )
 
 
-class _Link:
-    """A socket read PDU by PDU."""
+class PduReader:
+    """A socket read PDU by PDU (here and in dimse_fast's associations)."""
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.buffer = b""
+        self.buffer = bytearray()
 
     def exact(self, count: int) -> bytes:
         """``count`` bytes; raises dimse_fast's Aborted when they do not come."""
@@ -136,7 +136,8 @@ class _Link:
             if not chunk:
                 raise _aborted("the peer closed the connection")
             self.buffer += chunk
-        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        data = bytes(self.buffer[:count])
+        del self.buffer[:count]
         return data
 
     def pdu(self) -> tuple[int, bytes]:
@@ -186,7 +187,7 @@ def _status(command: bytes) -> int | None:
     return None
 
 
-def _read_response(link: _Link) -> bytes:
+def _read_response(link: PduReader) -> bytes:
     """The command set of the next DIMSE message (command fragments only)."""
     command = b""
     while True:
@@ -207,7 +208,7 @@ def _read_response(link: _Link) -> bytes:
 
 def _request(
     host: str, port: int, calling: str, called: str, timeout: float, max_pdu: int
-) -> _Link:
+) -> PduReader:
     """Connect and associate; raises QuickEchoFailed."""
     # an ASCII host as bytes: a str goes through the idna codec, which
     # imports unicodedata and stringprep first
@@ -219,7 +220,7 @@ def _request(
 
         raise QuickEchoFailed("request", ConnectFailed(str(exc))) from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    link = _Link(sock)
+    link = PduReader(sock)
     try:
         sock.sendall(associate_rq(calling, called, max_pdu))
         kind, body = link.pdu()
@@ -254,7 +255,7 @@ def _abort(sock: socket.socket) -> None:
     sock.close()
 
 
-def _release(link: _Link) -> None:
+def _release(link: PduReader) -> None:
     """A-RELEASE-RQ, wait briefly for the RP, close (errors do not matter)."""
     try:
         link.sock.sendall(struct.pack(">BBIi", 0x05, 0, 4, 0))
