@@ -124,6 +124,28 @@ async def findscu(
     return await asyncio.to_thread(call)
 
 
+async def getscu(
+    pacs: Pacs,
+    out: Path,
+    study: str,
+    *options: str,
+    aet: str = "GETSCU",
+) -> subprocess.CompletedProcess[str]:
+    """DCMTK's getscu: a study-root C-GET of ``study`` (UIDs joined with
+    backslashes) into the new folder ``out``."""
+    import asyncio
+
+    argv = [dcmtk("getscu"), *options, "-aet", aet, "-S", "-od", str(out)]
+    argv += ["-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}"]
+    argv += ["127.0.0.1", str(pacs.port)]
+
+    def call() -> subprocess.CompletedProcess[str]:
+        out.mkdir()
+        return run(argv, out)
+
+    return await asyncio.to_thread(call)
+
+
 async def test_findscu_study_root_wildcard(pacs: Pacs, tmp_path: Path) -> None:
     done, found = await findscu(
         pacs,
@@ -247,7 +269,6 @@ async def test_find_allowed_for_anyone_when_known_peers_only_is_off(
 
 
 async def test_each_service_can_be_turned_off(tmp_path: Path) -> None:
-    import asyncio
 
     pacs = await start_pacs(tmp_path, QrSettings(find=False, get=False))
     try:
@@ -256,25 +277,7 @@ async def test_each_service_can_be_turned_off(tmp_path: Path) -> None:
         )
         assert done.returncode != 0 and found == []
         out = tmp_path / "g-off"
-        out.mkdir()
-        got = await asyncio.to_thread(
-            run,
-            [
-                dcmtk("getscu"),
-                "-aet",
-                "GETSCU",
-                "-S",
-                "-od",
-                str(out),
-                "-k",
-                "QueryRetrieveLevel=STUDY",
-                "-k",
-                "StudyInstanceUID=1.2.826.0.1.3680043.10.1453.1",
-                "127.0.0.1",
-                str(pacs.port),
-            ],
-            out,
-        )
+        got = await getscu(pacs, out, "1.2.826.0.1.3680043.10.1453.1")
         assert list(out.iterdir()) == []
         assert got.returncode != 0
         assert pacs.ops("c-get") == []  # not refused: not offered at all
@@ -285,28 +288,9 @@ async def test_each_service_can_be_turned_off(tmp_path: Path) -> None:
 async def test_getscu_retrieves_a_study_on_the_same_association(
     pacs: Pacs, tmp_path: Path
 ) -> None:
-    import asyncio
 
     out = tmp_path / "got"
-    out.mkdir()
-    done = await asyncio.to_thread(
-        run,
-        [
-            dcmtk("getscu"),
-            "-aet",
-            "GETSCU",
-            "-S",
-            "-od",
-            str(out),
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "StudyInstanceUID=1.2.826.0.1.3680043.10.1453.1",
-            "127.0.0.1",
-            str(pacs.port),
-        ],
-        out,
-    )
+    done = await getscu(pacs, out, "1.2.826.0.1.3680043.10.1453.1")
     assert done.returncode == 0, done.stderr
     files = sorted(out.iterdir())
     assert len(files) == 3
@@ -347,25 +331,7 @@ async def test_getscu_gets_a_large_object_streamed_in_pdus(
     )
     index_folder(pacs.scp.settings.index_path, big.parent)
     out = tmp_path / "got"
-    out.mkdir()
-    done = await asyncio.to_thread(
-        run,
-        [
-            dcmtk("getscu"),
-            "-aet",
-            "GETSCU",
-            "-S",
-            "-od",
-            str(out),
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "StudyInstanceUID=1.2.826.0.1.3680043.10.1453.9",
-            "127.0.0.1",
-            str(pacs.port),
-        ],
-        out,
-    )
+    done = await getscu(pacs, out, "1.2.826.0.1.3680043.10.1453.9")
     assert done.returncode == 0, done.stderr
     (path,) = out.iterdir()
     got, original = dcmread(path), dcmread(big)
@@ -378,28 +344,9 @@ async def test_getscu_gets_a_large_object_streamed_in_pdus(
 async def test_getscu_refused_for_an_unknown_calling_ae(
     pacs: Pacs, tmp_path: Path
 ) -> None:
-    import asyncio
 
     out = tmp_path / "got"
-    out.mkdir()
-    done = await asyncio.to_thread(
-        run,
-        [
-            dcmtk("getscu"),
-            "-aet",
-            "STRANGER",
-            "-S",
-            "-od",
-            str(out),
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "StudyInstanceUID=1.2.826.0.1.3680043.10.1453.1",
-            "127.0.0.1",
-            str(pacs.port),
-        ],
-        out,
-    )
+    done = await getscu(pacs, out, "1.2.826.0.1.3680043.10.1453.1", aet="STRANGER")
     assert done.returncode != 0
     assert list(out.iterdir()) == []
     assert [e.status for e in pacs.ops("c-get")] == [0x0124]
@@ -580,31 +527,12 @@ async def test_receiver_refuses_objects_when_the_quota_is_full(tmp_path: Path) -
 async def test_getscu_accepting_only_implicit_gets_converted_files(
     pacs: Pacs, tmp_path: Path
 ) -> None:
-    """Files stored explicit VR go through pynetdicom's conversion when the
-    peer accepts only implicit VR (the fast lane hands the socket back)."""
-    import asyncio
+    """Files stored explicit VR are converted (by the fast lane, with the
+    sender's converter) when the peer accepts only implicit VR."""
 
     out = tmp_path / "got"
-    out.mkdir()
-    done = await asyncio.to_thread(
-        run,
-        [
-            dcmtk("getscu"),
-            "+xi",
-            "-aet",
-            "GETSCU",
-            "-S",
-            "-od",
-            str(out),
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "StudyInstanceUID=1.2.826.0.1.3680043.10.1453.1\\1.2.826.0.1.3680043.10.1453.2",
-            "127.0.0.1",
-            str(pacs.port),
-        ],
-        out,
-    )
+    both = "1.2.826.0.1.3680043.10.1453.1\\1.2.826.0.1.3680043.10.1453.2"
+    done = await getscu(pacs, out, both, "+xi")
     assert done.returncode == 0, done.stderr
     files = sorted(out.iterdir())
     assert len(files) == 4
