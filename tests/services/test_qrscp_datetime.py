@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pynetdicom import AE
 from pynetdicom.pdu_primitives import SOPClassExtendedNegotiation
@@ -17,8 +16,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     StudyRootQueryRetrieveInformationModelFind,
 )
 
-from tests.netpeers import dcmtk
-from tests.services.test_qrscp import Pacs, run, start_pacs
+from tests.services.test_qrscp import Pacs, findscu, start_pacs
 
 FIND_MODEL = StudyRootQueryRetrieveInformationModelFind
 DOE_STUDY = "1.2.826.0.1.3680043.10.1453.1"  # 2024-01-02 10:15
@@ -76,63 +74,16 @@ async def test_separate_matching_without_negotiation(
     answer, found = await asyncio.to_thread(pynetdicom_find, pacs, False)
     assert answer is None
     assert found == []
-    out = tmp_path / "f"
-    out.mkdir()
-    done = await asyncio.to_thread(
-        run,
-        [
-            dcmtk("findscu"),
-            "-aet",
-            "FINDSCU",
-            "-aec",
-            "DCMTUI",
-            "-S",
-            "-X",
-            "-od",
-            str(out),
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "StudyInstanceUID",
-            "-k",
-            f"StudyDate={DATES}",
-            "-k",
-            f"StudyTime={TIMES}",
-            "127.0.0.1",
-            str(pacs.port),
-        ],
-        out,
+    keys = ["-S", "-k", "QueryRetrieveLevel=STUDY", "-k", "StudyInstanceUID"]
+    keys += ["-k", f"StudyDate={DATES}"]
+    done, found_files = await findscu(
+        pacs, tmp_path / "f", *keys, "-k", f"StudyTime={TIMES}"
     )
     assert done.returncode == 0, done.stderr
-    assert list(out.glob("rsp*.dcm")) == []
+    assert found_files == []
     # the same dates with a time range that the study's time is in: found
-    out2 = tmp_path / "g"
-    out2.mkdir()
-    done = await asyncio.to_thread(
-        run,
-        [
-            dcmtk("findscu"),
-            "-aet",
-            "FINDSCU",
-            "-aec",
-            "DCMTUI",
-            "-S",
-            "-X",
-            "-od",
-            str(out2),
-            "-k",
-            "QueryRetrieveLevel=STUDY",
-            "-k",
-            "StudyInstanceUID",
-            "-k",
-            f"StudyDate={DATES}",
-            "-k",
-            "StudyTime=1000-1100",
-            "127.0.0.1",
-            str(pacs.port),
-        ],
-        out2,
+    done, found_files = await findscu(
+        pacs, tmp_path / "g", *keys, "-k", "StudyTime=1000-1100"
     )
     assert done.returncode == 0, done.stderr
-    found_files = [dcmread(p) for p in out2.glob("rsp*.dcm")]
     assert [str(ds.StudyInstanceUID) for ds in found_files] == [DOE_STUDY]

@@ -3,7 +3,6 @@ C-FIND and C-GET take pynetdicom's path there, and must still work."""
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from pydicom import dcmread
@@ -11,8 +10,7 @@ from pydicom import dcmread
 from dcmtui.models import Node
 from dcmtui.services.scu import Scu
 from dcmtui.services.scu_qr import Retriever
-from tests.netpeers import dcmtk
-from tests.services.test_qrscp import run, start_pacs
+from tests.services.test_qrscp import findscu, start_pacs
 from tests.services.test_scp_tls import pki  # noqa: F401  (a fixture)
 
 
@@ -23,36 +21,21 @@ async def test_find_and_get_over_tls(pki: Path, tmp_path: Path) -> None:  # noqa
         tls_key=str(pki / "server.key"),
     )
     try:
-        out = tmp_path / "found"
-        out.mkdir()
-        found = await asyncio.to_thread(
-            run,
-            [
-                dcmtk("findscu"),
-                "+tla",
-                "+cf",
-                str(pki / "ca.crt"),
-                "-aet",
-                "FINDSCU",
-                "-aec",
-                "DCMTUI",
-                "-S",
-                "-X",
-                "-od",
-                str(out),
-                "-k",
-                "QueryRetrieveLevel=STUDY",
-                "-k",
-                "PatientName=D*",
-                "-k",
-                "StudyInstanceUID",
-                "127.0.0.1",
-                str(pacs.port),
-            ],
-            out,
+        tls = ["+tla", "+cf", str(pki / "ca.crt")]
+        found, answers = await findscu(
+            pacs,
+            tmp_path / "found",
+            *tls,
+            "-S",
+            "-k",
+            "QueryRetrieveLevel=STUDY",
+            "-k",
+            "PatientName=D*",
+            "-k",
+            "StudyInstanceUID",
         )
         assert found.returncode == 0, found.stderr
-        (answer,) = [dcmread(p) for p in out.glob("rsp*.dcm")]
+        (answer,) = answers
         assert str(answer.PatientName) == "DOE^JOHN"
 
         pacs.book.add(Node(name="us", ae_title="DCMTUI", host="127.0.0.1", port=1))
