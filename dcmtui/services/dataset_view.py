@@ -138,17 +138,27 @@ def private_name(tag: int, creator: str) -> str:
 
 
 def element_name(
-    elem: Elem, siblings: list[Elem], buf: bytes | mmap.mmap
+    elem: Elem,
+    siblings: list[Elem],
+    buf: bytes | mmap.mmap,
+    creators: dict[int, str] | None = None,
 ) -> tuple[str, str]:
-    """The keyword/name shown for ``elem`` and its private creator."""
-    if elem.is_private:
+    """The keyword/name shown for ``elem`` and its private creator.
+
+    ``creators``: private creators found so far among ``siblings``, by block
+    (filled in here), for a caller naming every element of one list.
+    """
+    if not elem.is_private:
+        keyword, name, _ = public_name(elem.tag)
+        return keyword or name or "Unknown", ""
+    if 0x10 <= elem.tag & 0xFFFF <= 0xFF:
+        return "PrivateCreator", ""
+    block = elem.tag >> 8
+    if creators is None or (creator := creators.get(block)) is None:
         creator = private_creator(elem.tag, siblings, buf)
-        name = private_name(elem.tag, creator)
-        if 0x10 <= elem.tag & 0xFFFF <= 0xFF:
-            return name, ""
-        return name or "Unknown private", creator
-    keyword, name, _ = public_name(elem.tag)
-    return keyword or name or "Unknown", ""
+        if creators is not None:
+            creators[block] = creator
+    return private_name(elem.tag, creator) or "Unknown private", creator
 
 
 # -- values ------------------------------------------------------------------
@@ -766,16 +776,7 @@ def _dump_elems(parsed: Parsed, elems: list[Elem], indent: int, out: list[str]) 
     creators: dict[int, str] = {}  # private creators by block, in this list
     for e in elems:
         buf = buffer_of(parsed, e)
-        if not e.is_private:  # as element_name(), with less asked per element
-            keyword, long_name, _ = public_name(e.tag)
-            name = keyword or long_name or "Unknown"
-        elif 0x10 <= e.tag & 0xFFFF <= 0xFF:
-            name = "PrivateCreator"
-        else:
-            creator = creators.get(e.tag >> 8)
-            if creator is None:
-                creator = creators[e.tag >> 8] = private_creator(e.tag, elems, buf)
-            name = private_name(e.tag, creator) or "Unknown private"
+        name, _ = element_name(e, elems, buf, creators)
         undefined = e.length == UNDEFINED
         length = "u/l" if undefined else str(e.length)
         if e.items is not None:
