@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import importlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -205,23 +205,25 @@ class DcmtuiApp(App[None]):
             except Exception as exc:  # the address book is the user's file
                 self.notify(f"No loopback node: {exc}", severity="warning")
 
+    def all_screens(self) -> Iterator[Screen[object]]:
+        """Every screen of every mode's stack (modes never opened have none)."""
+        stacks = getattr(self, "_screen_stacks", {"": self.screen_stack})
+        for stack in stacks.values():
+            yield from stack
+
     def unsaved_screens(self) -> list[Screen[object]]:
         """Screens, in any mode, holding edits that are not saved."""
-        stacks = getattr(self, "_screen_stacks", {"": self.screen_stack})
         return [
             screen
-            for stack in stacks.values()
-            for screen in stack
+            for screen in self.all_screens()
             if getattr(getattr(screen, "doc", None), "dirty", False)
         ]
 
     def marked_files(self) -> list[str]:
         """The files marked in the Files mode (empty if it was never opened)."""
-        stacks = getattr(self, "_screen_stacks", {"": self.screen_stack})
-        for stack in stacks.values():
-            for screen in stack:
-                if isinstance(screen, FilesScreen):
-                    return sorted(screen.table.marks)
+        for screen in self.all_screens():
+            if isinstance(screen, FilesScreen):
+                return sorted(screen.table.marks)
         return []
 
     async def action_quit(self) -> None:
