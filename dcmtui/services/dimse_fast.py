@@ -311,6 +311,35 @@ class FastAssociation:
             finally:
                 view.release()
 
+    def store_message(
+        self, context_id: int, sop_class: str, sop_instance: str, data: bytes
+    ) -> bytes | None:
+        """A whole C-STORE-RQ (command and the data set ``data``) as one
+        P-DATA-TF PDU, ready for ``send_message``; None when it does not fit
+        in one PDU (send it with ``store``). Takes the next message ID."""
+        command = store_command(
+            sop_class, sop_instance, (self._message_id % 0xFFFF) + 1
+        )
+        if len(data) + len(command) + 12 > self._max_value():
+            return None
+        self._message_id = (self._message_id % 0xFFFF) + 1
+        return (
+            struct.pack(">BBI", 0x04, 0, len(command) + len(data) + 12)
+            + struct.pack(">IBB", len(command) + 2, context_id, 0x03)
+            + command
+            + struct.pack(">IBB", len(data) + 2, context_id, 0x02)
+            + data
+        )
+
+    def send_message(self, message: bytes) -> None:
+        """Send a message made by ``store_message``; its answer comes from
+        ``store_response``.
+
+        Raises:
+            OSError: The connection was lost.
+        """
+        self.sock.sendall(message)
+
     def store(
         self,
         context_id: int,
@@ -330,6 +359,23 @@ class FastAssociation:
             Aborted: The association was lost.
             OSError: The file could not be read (the association is aborted).
         """
+        self.store_request(
+            context_id, sop_class, sop_instance, path=path, offset=offset, data=data
+        )
+        return self.store_response()
+
+    def store_request(
+        self,
+        context_id: int,
+        sop_class: str,
+        sop_instance: str,
+        *,
+        path: str | None = None,
+        offset: int = 0,
+        data: bytes | None = None,
+    ) -> None:
+        """Send one C-STORE-RQ, as ``store`` does, without waiting for the
+        answer (``store_response`` reads it)."""
         self._message_id = (self._message_id % 0xFFFF) + 1
         command = store_command(sop_class, sop_instance, self._message_id)
         if path is not None:
@@ -365,6 +411,13 @@ class FastAssociation:
                 self._send_pdv(
                     context_id, 0x02 if start + limit >= len(view) else 0x00, part
                 )
+
+    def store_response(self) -> tuple[int | None, str]:
+        """Read the C-STORE-RSP to the request in flight: (status, comment).
+
+        Raises:
+            Aborted: The association was lost.
+        """
         response = self._read_command()
         status_raw = response.get(0x0900)
         status = struct.unpack("<H", status_raw[:2])[0] if status_raw else None
@@ -430,10 +483,18 @@ class FileMeta:
     transfer_syntax: str
     offset: int
     """Where the data set starts."""
+    data: bytes | None = None
+    """The data set, when the first read took the whole file."""
 
 
-def read_meta(path: str) -> FileMeta:
+def read_meta(path: str, size: int = -1) -> FileMeta:
     """Read the file meta group (explicit VR little endian) of a Part 10 file.
+
+    Args:
+        path: The file.
+        size: Its size, if known: when the first read takes all of it, the
+            data set comes back too (``FileMeta.data``), so that it need not
+            be read again.
 
     Raises:
         ValueError: No ``DICM`` preamble, a damaged meta group, or one of the
@@ -482,7 +543,14 @@ def read_meta(path: str) -> FileMeta:
     def text(elem: int) -> str:
         return values.get(elem, b"").rstrip(b"\0 ").decode("ascii", "replace")
 
-    meta = FileMeta(text(0x0002), text(0x0003), text(0x0010), 132 + pos)
+    whole = len(head) == size and len(data) == size - 132
+    meta = FileMeta(
+        text(0x0002),
+        text(0x0003),
+        text(0x0010),
+        132 + pos,
+        data[pos:] if whole else None,
+    )
     if not (meta.sop_class and meta.sop_instance and meta.transfer_syntax):
         raise ValueError("the file meta group lacks a SOP class, instance or syntax")
     return meta

@@ -45,6 +45,11 @@ IMPLICIT_LE = "1.2.840.10008.1.2"
 UNCOMPRESSED = (EXPLICIT_LE, IMPLICIT_LE)
 _WARNINGS = {0x0001, 0xB000, 0xB006, 0xB007}
 _NO_ANSWER = "no answer: the node aborted or timed out"
+KEEP_BYTES = 64 * 1024 * 1024
+"""How many bytes of small files' data sets ``collect`` keeps in memory."""
+READ_AHEAD_BYTES = 256 * 1024
+"""Data sets up to this size are read (or converted) while the node still
+stores the file before: the two machines, or cores, work at once."""
 
 
 class SendError(DcmtuiError):
@@ -63,6 +68,9 @@ class SendFile:
     transfer_syntax: str
     offset: int = 0
     """Where the data set starts in the file."""
+    data: bytes | None = dataclasses.field(default=None, repr=False, compare=False)
+    """The data set, read with the meta group (small files, up to
+    ``KEEP_BYTES`` in all), so that sending does not read the file again."""
 
 
 def _walk(paths: Iterable[str], recursive: bool) -> Iterator[str]:
@@ -95,6 +103,7 @@ def collect(
     skipped: list[FileSendStatus] = []
     seen: set[str] = set()
     named = {os.path.abspath(p) for p in paths}
+    kept = 0
     for key in _walk([os.path.abspath(p) for p in paths], recursive):
         if key in seen:
             continue
@@ -103,7 +112,7 @@ def collect(
             stat = os.stat(key)
             if not stat_isreg(stat.st_mode):
                 continue
-            meta = read_meta(key)
+            meta = read_meta(key, stat.st_size if kept < KEEP_BYTES else -1)
         except FileNotFoundError:
             skipped.append(FileSendStatus(key, "failed", detail="no such file"))
             continue
@@ -129,8 +138,11 @@ def collect(
                 meta.sop_instance,
                 meta.transfer_syntax,
                 meta.offset,
+                meta.data,
             )
         )
+        if meta.data is not None:
+            kept += len(meta.data)
     return files, skipped
 
 
@@ -295,6 +307,60 @@ class _Run:
         return dataclasses.replace(p)
 
 
+@dataclass(slots=True)
+class _Prepared:
+    """One file's C-STORE, made ready by ``Sender._prepare``."""
+
+    item: SendFile
+    state: str
+    """``as-is``, ``convert`` or ``refused``."""
+    context_id: int
+    target: str = ""
+    """The transfer syntax converted to."""
+    message: bytes | None = None
+    """The whole request, ready to send."""
+    data: bytes | None = None
+    """The data set, when the request takes more than one PDU."""
+    failed: FileSendStatus | None = None
+    """Why nothing is sent."""
+
+
+class _Lost(Exception):
+    """The association was lost with ``item`` in flight."""
+
+    def __init__(self, item: SendFile, cause: Aborted) -> None:
+        super().__init__(str(cause))
+        self.item = item
+        self.cause = cause
+
+
+def _answered(prepared: _Prepared, code: int | None, comment: str) -> FileSendStatus:
+    """The status of a file the node answered with ``code``."""
+    item = prepared.item
+    if code is None:
+        return FileSendStatus(item.path, "failed", detail=_NO_ANSWER)
+    if code == 0:
+        if prepared.state == "convert":
+            return FileSendStatus(
+                item.path,
+                "converted",
+                status=0,
+                detail=f"sent as {_uid_name(prepared.target)}",
+                nbytes=item.size,
+            )
+        return FileSendStatus(item.path, "sent", status=0, nbytes=item.size)
+    if code in _WARNINGS:
+        return FileSendStatus(
+            item.path, "warning", status=code, detail=comment, nbytes=item.size
+        )
+    return FileSendStatus(
+        item.path,
+        "failed",
+        status=code,
+        detail=f"the node answered 0x{code:04X}" + (f": {comment}" if comment else ""),
+    )
+
+
 class Sender:
     """Sends files to nodes through an Scu (so every association is an event)."""
 
@@ -420,20 +486,23 @@ class Sender:
             return
         try:
             accepted = _accepted(assoc.contexts)
-            for item in members:
-                if stop.is_set():
-                    raise SendError("send cancelled")
-                try:
-                    status = self._send_one(node, assoc, assoc_id, item, accepted)
-                except Aborted as exc:
-                    yield run.finish(
-                        FileSendStatus(item.path, "failed", detail=_NO_ANSWER)
-                    )
-                    raise self.scu.aborted(node, "the C-STORE") from exc
-                if status.state in ("sent", "converted", "warning"):
-                    log.write(f"{item.path}\t{item.size}\t{item.mtime_ns}\n")
-                    log.flush()
-                yield run.finish(status)
+            count = 0
+            try:
+                for item, status in self._store_each(
+                    node, assoc, assoc_id, members, accepted, stop.is_set
+                ):
+                    count += 1
+                    if status.state in ("sent", "converted", "warning"):
+                        log.write(f"{item.path}\t{item.size}\t{item.mtime_ns}\n")
+                        log.flush()
+                    yield run.finish(status)
+            except _Lost as lost:
+                yield run.finish(
+                    FileSendStatus(lost.item.path, "failed", detail=_NO_ANSWER)
+                )
+                raise self.scu.aborted(node, "the C-STORE") from lost.cause
+            if count < len(members):
+                raise SendError("send cancelled")
         except BaseException as exc:
             assoc.abort()
             detail = exc.cause if isinstance(exc, AssociationFailed) else str(exc)
@@ -442,67 +511,158 @@ class Sender:
         assoc.release()
         self.scu._emit(assoc_id, node, "released")
 
-    def _send_one(
+    def _store_each(
         self,
         node: Node,
         assoc: FastAssociation,
         assoc_id: str,
+        members: Sequence[SendFile],
+        accepted: dict[str, dict[str, int]],
+        stop: Callable[[], bool],
+    ) -> Iterator[tuple[SendFile, FileSendStatus]]:
+        """Send ``members`` on ``assoc`` in order; yield each with its status.
+        Stops early, with nothing in flight, when ``stop()`` turns true.
+
+        One request is in flight at a time, as DICOM asks without an
+        asynchronous operations window, but the waiting is not wasted: while
+        the node stores one file, the file before is reported (so the
+        consumer's work runs then too) and the next is read, or converted,
+        and its request made ready.
+
+        Raises:
+            _Lost: The association was lost with ``item`` in flight.
+        """
+        ahead: _Prepared | None = None
+        answered: tuple[_Prepared, int | None, str] | None = None
+        for index, item in enumerate(members):
+            if stop():
+                break
+            current = ahead or self._prepare(assoc, item, accepted)
+            ahead = None
+            if current.failed is not None:
+                if answered is not None:
+                    yield self._report(node, assoc_id, *answered)
+                    answered = None
+                yield item, current.failed
+                continue
+            lost: Aborted | None = None
+            try:
+                self._request(assoc, current)
+            except Aborted as exc:
+                lost = exc
+            # the file before is reported while the node stores this one
+            if answered is not None:
+                yield self._report(node, assoc_id, *answered)
+                answered = None
+            if lost is not None:
+                raise _Lost(item, lost) from lost
+            if index + 1 < len(members) and not stop():
+                following = members[index + 1]
+                if following.size - following.offset <= READ_AHEAD_BYTES:
+                    ahead = self._prepare(assoc, following, accepted)
+            try:
+                code, comment = assoc.store_response()
+            except Aborted as exc:
+                raise _Lost(item, exc) from exc
+            answered = (current, code, comment)
+        if answered is not None:
+            yield self._report(node, assoc_id, *answered)
+
+    def _report(
+        self,
+        node: Node,
+        assoc_id: str,
+        prepared: _Prepared,
+        code: int | None,
+        comment: str,
+    ) -> tuple[SendFile, FileSendStatus]:
+        """An answered C-STORE: its event, and the file with its status."""
+        item = prepared.item
+        self.scu._emit(
+            assoc_id, node, "c-store", status=code, nbytes=item.size, detail=item.path
+        )
+        return item, _answered(prepared, code, comment)
+
+    def _prepare(
+        self,
+        assoc: FastAssociation,
         item: SendFile,
         accepted: dict[str, dict[str, int]],
-    ) -> FileSendStatus:
+    ) -> _Prepared:
+        """What to send for ``item``: a whole request ready to go where it is
+        small, else what ``_request`` streams; or why nothing is sent."""
         state, target = _decision(item, accepted)
         if state == "refused":
-            return FileSendStatus(item.path, "failed", detail=target)
-        context_id = accepted[item.sop_class][target]
+            return _Prepared(
+                item,
+                state,
+                0,
+                failed=FileSendStatus(item.path, "failed", detail=target),
+            )
+        prepared = _Prepared(item, state, accepted[item.sop_class][target])
+        data = item.data
+        if state == "convert":
+            try:
+                data = _convert(item.path, item.transfer_syntax, target)
+            except SendError as exc:
+                prepared.failed = FileSendStatus(item.path, "failed", detail=str(exc))
+                return prepared
+            except Exception as exc:
+                prepared.failed = FileSendStatus(
+                    item.path, "failed", detail=f"cannot read the file: {exc}"
+                )
+                return prepared
+            prepared.target = target
+        elif data is None and item.size - item.offset <= READ_AHEAD_BYTES:
+            try:
+                with open(item.path, "rb") as handle:
+                    handle.seek(item.offset)
+                    data = handle.read()
+            except OSError as exc:
+                prepared.failed = FileSendStatus(
+                    item.path,
+                    "failed",
+                    detail=f"cannot read the file: {exc.strerror or exc}",
+                )
+                return prepared
+        if data is not None:
+            prepared.message = assoc.store_message(
+                prepared.context_id, item.sop_class, item.sop_instance, data
+            )
+            if prepared.message is None:
+                prepared.data = data  # more than one PDU: sent in parts
+        return prepared
+
+    @staticmethod
+    def _request(assoc: FastAssociation, prepared: _Prepared) -> None:
+        """Send the request ``prepared`` holds (no waiting for the answer).
+
+        Raises:
+            Aborted: The connection was lost, or the file could not be read.
+        """
+        item = prepared.item
         try:
-            if state == "convert":
-                try:
-                    data = _convert(item.path, item.transfer_syntax, target)
-                except SendError as exc:
-                    return FileSendStatus(item.path, "failed", detail=str(exc))
-                except Exception as exc:
-                    return FileSendStatus(
-                        item.path, "failed", detail=f"cannot read the file: {exc}"
-                    )
-                code, comment = assoc.store(
-                    context_id, item.sop_class, item.sop_instance, data=data
+            if prepared.message is not None:
+                assoc.send_message(prepared.message)
+            elif prepared.data is not None:
+                assoc.store_request(
+                    prepared.context_id,
+                    item.sop_class,
+                    item.sop_instance,
+                    data=prepared.data,
                 )
             else:
-                code, comment = assoc.store(
-                    context_id,
+                assoc.store_request(
+                    prepared.context_id,
                     item.sop_class,
                     item.sop_instance,
                     path=item.path,
                     offset=item.offset,
                 )
         except OSError as exc:
+            if prepared.message is not None or prepared.data is not None:
+                raise Aborted(f"the connection was lost: {exc}") from exc
             raise Aborted(f"cannot read {item.path}: {exc}") from exc
-        self.scu._emit(
-            assoc_id, node, "c-store", status=code, nbytes=item.size, detail=item.path
-        )
-        if code is None:
-            return FileSendStatus(item.path, "failed", detail=_NO_ANSWER)
-        if code == 0:
-            if state == "convert":
-                return FileSendStatus(
-                    item.path,
-                    "converted",
-                    status=0,
-                    detail=f"sent as {_uid_name(target)}",
-                    nbytes=item.size,
-                )
-            return FileSendStatus(item.path, "sent", status=0, nbytes=item.size)
-        if code in _WARNINGS:
-            return FileSendStatus(
-                item.path, "warning", status=code, detail=comment, nbytes=item.size
-            )
-        return FileSendStatus(
-            item.path,
-            "failed",
-            status=code,
-            detail=f"the node answered 0x{code:04X}"
-            + (f": {comment}" if comment else ""),
-        )
 
     def send_files(
         self,
@@ -534,14 +694,12 @@ class Sender:
                 continue
             try:
                 accepted = _accepted(assoc.contexts)
-                for item in members:
-                    if stop():
-                        break
-                    try:
-                        status = self._send_one(node, assoc, assoc_id, item, accepted)
-                    except Aborted as exc:
-                        raise self.scu.aborted(node, what) from exc
-                    yield item, status
+                try:
+                    yield from self._store_each(
+                        node, assoc, assoc_id, members, accepted, stop
+                    )
+                except _Lost as lost:
+                    raise self.scu.aborted(node, what) from lost.cause
             except BaseException as exc:
                 assoc.abort()
                 detail = exc.cause if isinstance(exc, AssociationFailed) else str(exc)
