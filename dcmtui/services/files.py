@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import stat
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import fields
@@ -18,6 +17,7 @@ from pathlib import Path
 
 from dcmtui.models import FileKind, FileRecord, IndexSummary, ScanProgress, ScanWarning
 from dcmtui.services.errors import ScanError
+from dcmtui.services.index_snapshot import files_of, reason
 
 # asyncio, threading and the file reader are imported where they are used:
 # re-opening an unchanged folder (``dcmtui index`` as a process) needs none of
@@ -25,6 +25,8 @@ from dcmtui.services.errors import ScanError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import threading
+
+    from dcmtui.services.index_snapshot import WalkLog
 
 Reader = Callable[[str, int, int], FileRecord]
 """Reads one file: (path, size, mtime_ns) -> FileRecord; raises OSError on I/O."""
@@ -102,18 +104,22 @@ class Index:
     def records(self, root: str) -> list[FileRecord]:
         """Every known record at or below ``root`` (an absolute path)."""
         where, params = _under(root)
-        with self.connect() as con:
+        con = self.connect()
+        try:
             rows = con.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM files WHERE {where} "
                 "AND kind != 'other' ORDER BY path",
                 params,
             ).fetchall()
+        finally:
+            con.close()  # not left to the collector: its cache holds it in a cycle
         return [_record(row) for row in rows]
 
     def counts(self, root: str) -> dict[str, int]:
         """Counts of files, kinds, patients, studies and series below ``root``."""
         where, params = _under(root)
-        with self.connect() as con:
+        con = self.connect()
+        try:
             files, dicom, damaged, other, patients, studies, series = con.execute(
                 "SELECT count(*), "
                 "sum(kind = 'dicom' OR kind = 'dicomdir'), sum(kind = 'damaged'), "
@@ -125,6 +131,8 @@ class Index:
                 f"FROM files WHERE {where}",
                 params,
             ).fetchone()
+        finally:
+            con.close()
         return {
             "files": files,
             "dicom": dicom or 0,
@@ -143,6 +151,7 @@ class Index:
         reader: Reader | None = None,
         follow_symlinks: bool = True,
         show_hidden: bool = False,
+        log: WalkLog | None = None,
     ) -> Iterator[ScanProgress]:
         """Walk ``root`` and bring the index up to date, blocking.
 
@@ -155,6 +164,8 @@ class Index:
             reader: Reads one file; the fast header reader by default.
             follow_symlinks: Follow links to folders (loops become warnings).
             show_hidden: Include names that start with a dot.
+            log: Notes every file the walk saw and the walk's own warnings
+                (for a snapshot of the scan: see index_snapshot).
 
         Yields:
             Progress snapshots; each carries the records read since the last
@@ -208,11 +219,13 @@ class Index:
                 last = time.monotonic()
                 return snapshot
 
-            files: Iterable[tuple[str, os.stat_result]]
-            if stat.S_ISDIR(top.st_mode):
-                files = _walk(root_s, progress.warnings, follow_symlinks, show_hidden)
-            else:
-                files = [(root_s, top)]
+            def warn(path: str, why: str) -> None:
+                # progress, not a list bound once: flush() replaces progress
+                progress.warnings.append(ScanWarning(path, why))
+                if log is not None:
+                    log.warn(path, why)
+
+            files = files_of(root_s, top, warn, follow_symlinks, show_hidden)
 
             def count(kind: str) -> None:
                 if kind == FileKind.OTHER:
@@ -227,6 +240,8 @@ class Index:
                     progress.cancelled = True
                     break
                 progress.seen += 1
+                if log is not None:
+                    log.add(path, st)
                 old = known.pop(path, None)  # what is left in known is gone
                 if old and old[0] == st.st_size and old[1] == st.st_mtime_ns:
                     count(old[2])
@@ -274,66 +289,7 @@ class Index:
 
 
 def _warning(path: str, exc: OSError) -> ScanWarning:
-    if isinstance(exc, FileNotFoundError):
-        return ScanWarning(path, "vanished during the scan")
-    if isinstance(exc, PermissionError):
-        return ScanWarning(path, "permission denied")
-    return ScanWarning(path, exc.strerror or str(exc))
-
-
-_NAME = attrgetter("name")
-
-
-def _walk(
-    root: str, warnings: list[ScanWarning], follow: bool, hidden: bool
-) -> Iterator[tuple[str, os.stat_result]]:
-    """Yield (path, stat) of every regular file below ``root``, depth first,
-    in name order; folders that cannot be read and link loops become warnings."""
-    visited: set[tuple[int, int]] = set()
-    stack = [root]
-    while stack:
-        folder = stack.pop()
-        try:
-            st = os.stat(folder)
-        except OSError as exc:
-            warnings.append(_warning(folder, exc))
-            continue
-        key = (st.st_dev, st.st_ino)
-        if key in visited:
-            warnings.append(ScanWarning(folder, "symbolic link loop (already indexed)"))
-            continue
-        visited.add(key)
-        try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=_NAME)
-        except OSError as exc:
-            warnings.append(_warning(folder, exc))
-            continue
-        subfolders: list[str] = []
-        for entry in entries:
-            if not hidden and entry.name.startswith("."):
-                continue
-            try:
-                if not follow and entry.is_symlink():
-                    continue
-                if entry.is_dir():
-                    subfolders.append(entry.path)
-                    continue
-                st = entry.stat()
-            except FileNotFoundError as exc:
-                broken = os.path.islink(entry.path)
-                warnings.append(
-                    ScanWarning(entry.path, "broken symbolic link")
-                    if broken
-                    else _warning(entry.path, exc)
-                )
-                continue
-            except OSError as exc:
-                warnings.append(_warning(entry.path, exc))
-                continue
-            if stat.S_ISREG(st.st_mode):
-                yield entry.path, st
-        stack.extend(reversed(subfolders))
+    return ScanWarning(path, reason(exc))
 
 
 class Indexer:
