@@ -13,8 +13,8 @@ holds a row for every file with the same size and mtime, so a full scan would
 have read nothing and printed the same. On any difference or doubt it returns
 None and the full scan runs (and saves a new snapshot).
 
-This module imports only ``os``, ``stat``, ``marshal`` and ``time`` (and
-``dcmtui.paths``): re-opening is worth its speed only without sqlite3, the
+This module imports only ``os``, ``stat``, ``operator``, ``marshal`` and
+``time``: re-opening is worth its speed only without sqlite3, the
 settings, logging and dataclasses.
 """
 
@@ -23,6 +23,7 @@ from __future__ import annotations
 import marshal
 import os
 import stat
+from operator import attrgetter
 
 from dcmtui import __version__
 
@@ -40,6 +41,8 @@ FOLDER = "index-snapshots"
 DB_FILE = "index.sqlite"
 """The index, in the data folder (``Settings.index_path``)."""
 CONFIG_FILE = "config.toml"
+_BY_FD = os.scandir in os.supports_fd  # not on Windows
+_DIRECTORY = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
 
 
 def reason(exc: OSError) -> str:
@@ -58,15 +61,22 @@ def reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name
+_NAME = attrgetter("name")
 
 
 def walk(
-    root: str, warn: Warn, follow: bool, hidden: bool
+    root: str,
+    warn: Warn,
+    follow: bool,
+    hidden: bool,
+    flat: list[object] | None = None,
 ) -> Iterator[tuple[str, os.stat_result]]:
     """Yield (path, stat) of every regular file below ``root``, depth first,
     in name order.
+
+    Each folder is listed through a descriptor and its entries stat'ed
+    relative to it: the kernel does not walk the whole path again for each of
+    the files (a fifth of a re-open's time).
 
     Args:
         root: The folder.
@@ -74,12 +84,16 @@ def walk(
             link loop, broken link, or entry that cannot be stat'ed.
         follow: Follow symbolic links (to folders and files).
         hidden: Include names that start with a dot.
+        flat: When given, each file's path, size and mtime_ns go there
+            instead of being yielded (no generator switch per file: the
+            re-open's own loop).
 
     Yields:
         (path, stat result) of each regular file.
     """
     visited: set[tuple[int, int]] = set()
     stack = [root]
+    is_regular = stat.S_ISREG
     while stack:
         folder = stack.pop()
         try:
@@ -93,40 +107,59 @@ def walk(
             continue
         visited.add(key)
         try:
-            with os.scandir(folder) as it:
-                entries = sorted(it, key=_name)
+            fd = os.open(folder, _DIRECTORY) if _BY_FD else -1
         except OSError as exc:
             warn(folder, reason(exc))
             continue
-        subfolders: list[str] = []
-        for entry in entries:
-            if not hidden and entry.name.startswith("."):
-                continue
+        try:
             try:
-                if not follow and entry.is_symlink():
-                    continue
-                if entry.is_dir():
-                    subfolders.append(entry.path)
-                    continue
-                st = entry.stat()
-            except FileNotFoundError as exc:
-                warn(
-                    entry.path,
-                    "broken symbolic link"
-                    if os.path.islink(entry.path)
-                    else reason(exc),
-                )
-                continue
+                with os.scandir(folder if fd < 0 else fd) as it:
+                    entries = sorted(it, key=_NAME)
             except OSError as exc:
-                warn(entry.path, reason(exc))
+                warn(folder, reason(exc))
                 continue
-            if stat.S_ISREG(st.st_mode):
-                yield entry.path, st
+            prefix = folder if folder.endswith(os.sep) else folder + os.sep
+            subfolders: list[str] = []
+            for entry in entries:
+                name = entry.name
+                if not hidden and name.startswith("."):
+                    continue
+                try:
+                    if not follow and entry.is_symlink():
+                        continue
+                    if entry.is_dir():
+                        subfolders.append(prefix + name)
+                        continue
+                    st = entry.stat()  # fstatat(fd, name), following links
+                except FileNotFoundError as exc:
+                    path = prefix + name
+                    warn(
+                        path,
+                        "broken symbolic link" if os.path.islink(path) else reason(exc),
+                    )
+                    continue
+                except OSError as exc:
+                    warn(prefix + name, reason(exc))
+                    continue
+                if not is_regular(st.st_mode):
+                    continue
+                if flat is None:
+                    yield prefix + name, st
+                else:
+                    flat += (prefix + name, st.st_size, st.st_mtime_ns)
+        finally:
+            if fd >= 0:
+                os.close(fd)
         stack.extend(reversed(subfolders))
 
 
 def files_of(
-    root: str, top: os.stat_result, warn: Warn, follow: bool, hidden: bool
+    root: str,
+    top: os.stat_result,
+    warn: Warn,
+    follow: bool,
+    hidden: bool,
+    flat: list[object] | None = None,
 ) -> Iterable[tuple[str, os.stat_result]]:
     """What a scan of ``root`` looks at: the walk of a folder, or the file itself.
 
@@ -136,13 +169,17 @@ def files_of(
         warn: See :func:`walk`.
         follow: See :func:`walk`.
         hidden: See :func:`walk`.
+        flat: See :func:`walk`.
 
     Returns:
-        (path, stat result) of each file.
+        (path, stat result) of each file (none when ``flat`` is given).
     """
     if stat.S_ISDIR(top.st_mode):
-        return walk(root, warn, follow, hidden)
-    return [(root, top)]
+        return walk(root, warn, follow, hidden, flat)
+    if flat is None:
+        return [(root, top)]
+    flat += (root, top.st_size, top.st_mtime_ns)
+    return []
 
 
 class WalkLog:
@@ -368,9 +405,8 @@ def reopen(root: str, data_dir: str, config_dir: str) -> Hit | None:
             return None
         top = os.stat(root)
         log = WalkLog()
-        add = log.add
-        for path, st in files_of(root, top, log.warn, follow, hidden):
-            add(path, st)
+        for _ in files_of(root, top, log.warn, follow, hidden, log.files):
+            pass
     except (OSError, ValueError, EOFError, TypeError):
         return None
     if log.files != files or log.warnings != warnings:

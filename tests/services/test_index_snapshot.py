@@ -50,6 +50,13 @@ def test_scan_log_is_what_a_walk_sees(tmp_path: Path) -> None:
     ):
         again.add(path, stat)
     assert (again.files, again.warnings) == (log.files, log.warnings)
+    flat = index_snapshot.WalkLog()
+    assert not list(
+        index_snapshot.files_of(
+            str(root), os.stat(root), flat.warn, True, False, flat.files
+        )
+    )
+    assert (flat.files, flat.warnings) == (log.files, log.warnings)
 
 
 def test_reopen_needs_the_index(tmp_path: Path) -> None:
