@@ -15,6 +15,7 @@ data checks that the file ends with a sequence delimitation item.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 from collections.abc import Callable
@@ -25,7 +26,7 @@ from dcmtui.models import FileKind, FileRecord
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-__all__ = ["DICOMDIR_SOP_CLASS", "read_record", "read_safely"]
+__all__ = ["DICOMDIR_SOP_CLASS", "read_record", "read_safely", "record_from_bytes"]
 
 DICOMDIR_SOP_CLASS = "1.2.840.10008.1.3.10"
 """Media Storage Directory Storage: the SOP class of a DICOMDIR."""
@@ -175,15 +176,45 @@ def read_record(path: str, size: int, mtime_ns: int) -> FileRecord:
         buf = f.read(_CHUNK)
         n = len(buf)
         file_size = n if n < _CHUNK else os.fstat(f.fileno()).st_size
-        if n >= 132 and buf[128:132] == b"DICM":
-            meta_start = 132
-        elif n >= 8 and buf[:2] in (b"\x02\x00", b"\x08\x00") and _plausible(buf):
-            meta_start = 0 if buf[:2] == b"\x02\x00" else -1
-        elif n >= 8 and buf[:2] == b"\x00\x08" and buf[4:6] in _ALL_VRS:
-            return _with_pydicom(path, size, mtime_ns, file_size, "", "", "", "")
-        else:
-            return FileRecord(path, size, mtime_ns, FileKind.OTHER)
-        return _read_dicom(f, buf, meta_start, path, size, mtime_ns, file_size)
+        return _from_start(f, buf, path, size, mtime_ns, file_size)
+
+
+def record_from_bytes(path: str, data: bytes, mtime_ns: int) -> FileRecord:
+    """The record :func:`read_record` gives for a file holding exactly ``data``.
+
+    For a file just written from memory (an object the receiver stored): the
+    same parse, without reading the file back. Only the unusual encodings that
+    :func:`read_record` leaves to pydicom read ``path``.
+
+    Args:
+        path: The file, copied to the record (read only by the pydicom fallback).
+        data: Its whole content.
+        mtime_ns: Its modification time, copied into the record.
+
+    Returns:
+        The record for the index.
+
+    Raises:
+        OSError: The pydicom fallback could not read ``path``.
+    """
+    size = len(data)
+    return _from_start(io.BytesIO(data), data[:_CHUNK], path, size, mtime_ns, size)
+
+
+def _from_start(
+    f: BinaryIO, buf: bytes, path: str, size: int, mtime_ns: int, file_size: int
+) -> FileRecord:
+    """The record of a file whose first bytes are ``buf`` (see read_record)."""
+    n = len(buf)
+    if n >= 132 and buf[128:132] == b"DICM":
+        meta_start = 132
+    elif n >= 8 and buf[:2] in (b"\x02\x00", b"\x08\x00") and _plausible(buf):
+        meta_start = 0 if buf[:2] == b"\x02\x00" else -1
+    elif n >= 8 and buf[:2] == b"\x00\x08" and buf[4:6] in _ALL_VRS:
+        return _with_pydicom(path, size, mtime_ns, file_size, "", "", "", "")
+    else:
+        return FileRecord(path, size, mtime_ns, FileKind.OTHER)
+    return _read_dicom(f, buf, meta_start, path, size, mtime_ns, file_size)
 
 
 def _plausible(buf: bytes) -> bool:

@@ -1139,12 +1139,20 @@ class StoreScp:
         with self._lock:
             self._status.instances += 1
             self._status.nbytes += spool.nbytes
-        return 0x0000, lambda: self._stored(state, placed, sop_uid, spool.nbytes)
+        return 0x0000, lambda: self._stored(state, placed, sop_uid, spool)
 
-    def _stored(self, state: _Assoc, placed: Placed, sop_uid: str, nbytes: int) -> None:
+    def _stored(
+        self, state: _Assoc, placed: Placed, sop_uid: str, spool: Spool
+    ) -> None:
         """What follows a stored object: index, event, post-store command."""
-        if self._index is not None and placed.outcome != "duplicate":
-            self._index.add(placed.path)  # read in the index writer's thread
+        nbytes = spool.nbytes
+        record: FileRecord | None = None
+        if placed.outcome != "duplicate":
+            record = _record_in_memory(placed.path, spool)
+            if self._index is not None:
+                # Read from the file in the index writer's thread when the
+                # object was too large to be kept in memory.
+                self._index.add(record or placed.path)
         root = str(self.store.root) + os.sep
         rel = placed.path[len(root) :] if placed.path.startswith(root) else placed.path
         if placed.outcome == "stored":
@@ -1161,8 +1169,10 @@ class StoreScp:
         self._emit(state, "c-store", status=0, nbytes=nbytes, detail=detail)
         if self._post is None:
             return
-        final = read_stored(placed.path) or FileRecord(
-            placed.path, nbytes, 0, FileKind.OTHER
+        final = (
+            record
+            or read_stored(placed.path)
+            or FileRecord(placed.path, nbytes, 0, FileKind.OTHER)
         )
         values = {
             "path": placed.path,
@@ -1202,6 +1212,21 @@ class StoreScp:
                     "store": str(self.store.root),
                 }
             )
+
+
+def _record_in_memory(path: str, spool: Spool) -> FileRecord | None:
+    """The index record of a stored object from the bytes the spool wrote, or
+    None when they were not kept (a large object: the file is read instead)."""
+    contents, spool.contents = spool.contents, None
+    if contents is None:
+        return None
+    from dcmtui.services.fastread import record_from_bytes
+
+    try:
+        return record_from_bytes(path, b"".join(contents), spool.mtime_ns)
+    except Exception:  # as the index writer would: read the file instead
+        LOGGER.exception("receiver: reading %r from memory failed", path)
+        return None
 
 
 def _close_when_done(

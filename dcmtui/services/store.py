@@ -205,8 +205,10 @@ class Spool:
     Writes are gathered in memory (up to ``_FLUSH_BYTES``) and written with
     one ``writev``: a small object costs one system call, without a file
     object and its buffer. The data passed to :meth:`write` is kept, not
-    copied, until then: callers never modify it afterwards (pynetdicom passes
-    ``bytes``; the fast path a view of a PDU buffer read for that PDU alone).
+    copied, until then: callers never modify it afterwards (pynetdicom and
+    the fast path pass ``bytes``). An object written in that one ``writev``
+    keeps its pieces after :meth:`close` (``contents``), so that its index
+    record is read from memory instead of from the file.
     """
 
     def __init__(
@@ -226,6 +228,12 @@ class Spool:
         """Bytes written before ``head`` (preamble and meta group)."""
         self.syntax = ""
         """The transfer syntax of the data set, when the writer knows it."""
+        self.contents: list[bytes | bytearray | memoryview] | None = None
+        """After :meth:`close`: the whole file, in the pieces written, when
+        it was written at once (small objects); else None."""
+        self.mtime_ns = 0
+        """After :meth:`close`, with ``contents``: the file's modification time."""
+        self._flushed = False
         self._fd = -1
         if not problem:
             self._fd = (
@@ -265,6 +273,7 @@ class Spool:
         if not chunks or self._fd < 0:
             return
         self._chunks, self._pending = [], 0
+        self._flushed = True
         try:
             done = os.writev(self._fd, chunks)
             if done < total:  # a short write: the rest one piece at a time
@@ -283,6 +292,7 @@ class Spool:
 
     def _discard(self) -> None:
         self._chunks, self._pending = [], 0
+        self.contents = None
         if self._fd >= 0:
             fd, self._fd = self._fd, -1
             with contextlib.suppress(OSError):
@@ -299,14 +309,22 @@ class Spool:
         Idempotent."""
         if self._fd < 0:
             return
+        whole = None if self._flushed else self._chunks
         self._flush()
         if self._fd < 0:  # the write failed: already discarded
             return
         fd, self._fd = self._fd, -1
+        if whole is not None:
+            try:
+                self.mtime_ns = os.fstat(fd).st_mtime_ns
+            except OSError:
+                whole = None  # the index writer reads the file instead
         try:
             os.close(fd)
         except OSError as exc:
             self._fail(f"cannot write the object: {exc.strerror or exc}")
+            return
+        self.contents = whole
 
     def discard(self) -> None:
         """Close and delete the spool file (an aborted or refused transfer)."""

@@ -145,6 +145,21 @@ async def indexed(rx: Receiver, want: int, limit: float = 10) -> int:
         await asyncio.sleep(0.05)
 
 
+def assert_index_matches_files(rx: Receiver) -> None:
+    """Every stored object's index record is the one the index reader gives
+    the file on disk (small objects are indexed from memory, large ones from
+    the file): same fields, size and modification time."""
+    from dcmtui.services.fastread import read_record
+    from dcmtui.services.files import Index
+
+    records = Index(rx.scp.settings.index_path).records(str(rx.store))
+    files = stored(rx)
+    assert sorted(r.path for r in records) == sorted(map(str, files))
+    for record in records:
+        st = os.stat(record.path)
+        assert record == read_record(record.path, st.st_size, st.st_mtime_ns)
+
+
 def test_hostile_uids_never_become_paths() -> None:
     assert is_uid("1.2.840.10008.1.1")
     for bad in ("../../etc/passwd", "1.2/3", "", "1." * 40, "1.2\0x", "..", "/abs"):
@@ -232,6 +247,7 @@ async def check_many_files(receiver: Receiver, tmp_path: Path) -> None:
     assert len(stores) == 30 and all(e.status == 0 for e in stores)
     # The index writer batches (every 0.5 s): the store is indexed soon after.
     assert await indexed(receiver, 30) == 30
+    assert_index_matches_files(receiver)
     assert not list((receiver.store / INCOMING).iterdir())
 
 
@@ -595,6 +611,54 @@ def test_folder_fields_of_ordinary_objects_need_no_file(tmp_path: Path) -> None:
         )
 
 
+def test_index_record_from_memory_matches_the_index_reader() -> None:
+    """A small received object is indexed from the bytes the receiver wrote
+    (fastread.record_from_bytes), not read back: the record must be the one
+    read_record gives the file, on every file pydicom ships (damaged, odd
+    encodings and DICOMDIRs included)."""
+    from pydicom.data import get_charset_files, get_testdata_files
+
+    from dcmtui.services.fastread import read_record, record_from_bytes
+
+    checked = 0
+    for name in get_testdata_files() + get_charset_files():
+        if not Path(name).is_file():
+            continue
+        st = os.stat(name)
+        want = read_record(name, st.st_size, st.st_mtime_ns)
+        got = record_from_bytes(name, Path(name).read_bytes(), st.st_mtime_ns)
+        assert got == want, name
+        checked += 1
+    assert checked > 100
+
+
+def test_spool_keeps_its_bytes_only_when_written_at_once(tmp_path: Path) -> None:
+    """What the index record is read from: the whole file, as written, with
+    its modification time; nothing for an object flushed in several pieces
+    (read from the file instead) or one that could not be stored."""
+    from dcmtui.services.store import _FLUSH_BYTES, Store
+
+    store = Store(tmp_path / "store", max_object_bytes=4 * _FLUSH_BYTES)
+    store.prepare()
+    small = store.new_spool()
+    small.write(b"head")
+    small.write(b"tail")
+    small.close()
+    assert small.contents is not None
+    assert b"".join(small.contents) == Path(small.name).read_bytes() == b"headtail"
+    assert small.mtime_ns == os.stat(small.name).st_mtime_ns
+    large = store.new_spool()
+    for _ in range(3):
+        large.write(b"x" * _FLUSH_BYTES)
+    large.close()
+    assert large.contents is None
+    assert os.path.getsize(large.name) == 3 * _FLUSH_BYTES
+    too_large = store.new_spool()
+    too_large.write(b"x" * (5 * _FLUSH_BYTES))
+    too_large.close()
+    assert too_large.problem and too_large.contents is None
+
+
 def test_spool_file_has_no_reference_cycle(tmp_path: Path) -> None:
     """A spool (and the data it holds) is freed as soon as it is dropped, not
     whenever the garbage collector runs (memory grew with every object)."""
@@ -650,5 +714,6 @@ async def test_objects_over_many_small_pdus_arrive_intact(tmp_path: Path) -> Non
             uid = str(pydicom.dcmread(sent, stop_before_pixels=True).SOPInstanceUID)
             assert dataset_bytes(received[f"{uid}.dcm"]) == dataset_bytes(sent)
         assert await indexed(rx, 2) == 2
+        assert_index_matches_files(rx)  # the 3 MB one read from its file
     finally:
         await rx.scp.stop(grace=1)
