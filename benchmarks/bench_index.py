@@ -5,7 +5,11 @@ Generates (once, cached) a folder of N small files, then runs, alternating,
 
 - ``dcmdump -q +sd +r +F +P ...`` over the folder, output to /dev/null;
 - ``dcmtui index DIR --json`` with a fresh, empty ``DCMTUI_DATA_DIR`` (first index);
-- ``dcmtui index DIR --json`` again with the same data dir (re-open, unchanged).
+- ``dcmtui index DIR --json`` again with the same data dir (re-open, unchanged:
+  the quick path, from the snapshot the first run saved);
+- in this process, no start-up: the re-open's own work (the snapshot check and
+  the walk) and, for comparison, a full re-scan through SQLite (every row
+  read back, the counts).
 
 Peak RSS is the child's own ``ru_maxrss``, from ``os.wait4`` on that process.
 With ``--reader-only``, times ``read_record`` in this process over the same files
@@ -201,8 +205,27 @@ PYTHON = sys.executable
 """The interpreter dcmtui runs with (``--python``: a clean venv's, say)."""
 
 
+def quick_in_process(folder: Path, data_dir: Path, cand: Candidate) -> None:
+    """Time the re-open's quick path in this process: load the snapshot, walk
+    with a stat per file, compare (what ``dcmtui index`` does after start-up).
+
+    Args:
+        folder: The folder, indexed before into ``data_dir``.
+        data_dir: Its ``DCMTUI_DATA_DIR``.
+        cand: Where to add the result.
+    """
+    from dcmtui.services.index_snapshot import reopen
+
+    root = str(folder.resolve())
+    start = time.perf_counter()
+    hit = reopen(root, str(data_dir), str(data_dir / "config"))
+    cand.seconds.append(time.perf_counter() - start)
+    if hit is None:
+        print("warning: the re-open missed its snapshot", file=sys.stderr)
+
+
 def reopen_in_process(folder: Path, data_dir: Path, cand: Candidate) -> None:
-    """Time re-opening ``folder`` in this process: the index's own work
+    """Time a full re-scan of ``folder`` in this process: the index's own work
     (SQLite, the walk with its stat calls, the counts), no start-up.
 
     Args:
@@ -220,6 +243,8 @@ def reopen_in_process(folder: Path, data_dir: Path, cand: Candidate) -> None:
     progress = deque(index.scan(root), maxlen=1)[0]
     index.summary(root, progress)
     cand.seconds.append(time.perf_counter() - start)
+    if progress.read:
+        print(f"warning: the re-scan read {progress.read} files", file=sys.stderr)
 
 
 def floor_of(python: str, cand: Candidate) -> None:
@@ -367,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     else:
         first = Candidate("dcmtui index (first)")
         reopen = Candidate("dcmtui index (re-open)")
-        inner = Candidate("re-open, in process")
+        quick = Candidate("re-open, in process")
+        inner = Candidate("SQLite re-scan, in process")
         floor = Candidate("python -c pass")
         with tempfile.TemporaryDirectory(prefix="dcmtui-bench-data-") as tmp:
             counter = iter(range(10**6))
@@ -377,12 +403,15 @@ def main(argv: list[str] | None = None) -> int:
                 summary = run_dcmtui(folder, data_dir, first)
                 if summary.get("dicom") != args.files:
                     print(f"warning: first index says {summary}", file=sys.stderr)
-                run_dcmtui(folder, data_dir, reopen)
+                again = run_dcmtui(folder, data_dir, reopen)
+                if again.get("read") != 0:
+                    print(f"warning: the re-open says {again}", file=sys.stderr)
+                quick_in_process(folder, data_dir, quick)
                 reopen_in_process(folder, data_dir, inner)
                 floor_of(args.python, floor)
 
             alternate(args.reps, [lambda: run_dcmdump(folder, dump), first_and_reopen])
-        cands = [dump, first, reopen, inner, floor]
+        cands = [dump, first, reopen, quick, inner, floor]
         ratios = {
             "first index / dcmdump": (first.median() / dump.median(), "<= 1.0"),
             "first / re-open": (first.median() / reopen.median(), ">= 10"),

@@ -130,7 +130,7 @@ def _run(args: argparse.Namespace | _Args, settings: Settings) -> int:
         ),
         maxlen=1,
     )[0]
-    summary = index.summary(root, progress)
+    summary, rows = index.summary_and_rows(root, progress)
     warnings = [(w.path, w.reason) for w in progress.warnings]
     if args.json:
         print(json.dumps(asdict(summary)))
@@ -138,8 +138,10 @@ def _run(args: argparse.Namespace | _Args, settings: Settings) -> int:
         print(f"{_text_head(summary)}{summary.seconds:.2f} s")
     _print_warnings(warnings, args.warnings)
     # Every warning came from the walk (none from reading a file, which the
-    # next scan would try again): the next re-open may come from a snapshot.
-    if warnings == log.warnings and not progress.cancelled:
+    # next scan would try again), and the index holds a row for each file
+    # seen and no other (no other writer came in between): the next re-open
+    # may come from a snapshot.
+    if warnings == log.warnings and not progress.cancelled and rows == progress.seen:
         again = replace(summary, read=0, seconds=0.0)
         json_head = json.dumps(asdict(again))
         if json_head.endswith("0.0}") and _same_settings(settings, config):

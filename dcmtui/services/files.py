@@ -272,8 +272,15 @@ class Index:
 
     def summary(self, root: Path, progress: ScanProgress) -> IndexSummary:
         """Summarize a finished scan for ``dcmtui index``."""
+        return self.summary_and_rows(root, progress)[0]
+
+    def summary_and_rows(
+        self, root: Path, progress: ScanProgress
+    ) -> tuple[IndexSummary, int]:
+        """The summary, and how many rows the index holds below ``root`` now
+        (one per file seen, unless another writer was at work meanwhile)."""
         counts = self.counts(str(root))
-        return IndexSummary(
+        summary = IndexSummary(
             root=str(root),
             files=progress.seen,
             dicom=progress.dicom,
@@ -286,6 +293,7 @@ class Index:
             warnings=len(progress.warnings),
             seconds=round(progress.elapsed, 3),
         )
+        return summary, counts["files"]
 
 
 def _warning(path: str, exc: OSError) -> ScanWarning:

@@ -13,11 +13,13 @@ import re
 import sqlite3
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from dcmtui.cli import main
+from dcmtui.models import IndexSummary, ScanProgress
 from dcmtui.services import index_snapshot
 from tests.cli.test_imports import imported
 from tests.factories import write_dicom
@@ -320,6 +322,19 @@ def test_walk_warnings_are_kept_on_a_hit(
     assert any("symbolic link loop (already indexed)" in line for line in every)
 
 
+def test_new_warning_alone_falls_back(
+    folder: Path, spy: Spy, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Same files, one more warning (a link that leads nowhere): the full
+    scan reports it."""
+    index(capsys, str(folder))
+    os.symlink(folder / "nowhere", folder / "s0" / "dangling.dcm")
+    assert main(["index", str(folder)]) == 0
+    out = capsys.readouterr()
+    assert not spy.hit()
+    assert "; 1 warnings;" in out.out and "broken symbolic link" in out.err
+
+
 def test_single_file_root(
     folder: Path, spy: Spy, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -374,9 +389,15 @@ def test_reopen_imports_no_sqlite_settings_or_logging(folder: Path) -> None:
     assert "dcmtui.services.index_snapshot" in mods
 
 
-def test_read_warning_writes_no_snapshot(folder: Path, isolated_dirs: Path) -> None:
-    """A file that could not be read is tried again by every scan."""
+def test_read_warning_writes_no_snapshot(
+    folder: Path, isolated_dirs: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file that could not be read is tried again by every scan (here it
+    still has its old row: it changed, then could not be read)."""
+    index(capsys, str(folder))
     secret = folder / "s0" / "0.dcm"
+    with open(secret, "ab") as f:
+        f.write(b"\0\0")
     os.chmod(secret, 0)
     cmd = [sys.executable, "-m", "dcmtui", "index", str(folder), "--json"]
     if os.geteuid() == 0:
@@ -393,3 +414,34 @@ def test_read_warning_writes_no_snapshot(folder: Path, isolated_dirs: Path) -> N
             assert not os.path.exists(snap)
     finally:
         os.chmod(secret, 0o644)
+
+
+def test_row_written_by_another_writer_meanwhile_saves_no_snapshot(
+    folder: Path,
+    spy: Spy,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A receiver storing below the root while it is scanned leaves a row the
+    walk did not see: the counts may change with the next scan, so no
+    snapshot vouches for them."""
+    from dcmtui.services.fastread import read_record
+    from dcmtui.services.files import Index
+
+    stored = write_dicom(folder.parent / "incoming.dcm")
+    st = stored.stat()
+    record = read_record(str(stored), st.st_size, st.st_mtime_ns)
+    real = Index.summary_and_rows
+
+    def meanwhile(
+        self: Index, root: Path, progress: ScanProgress
+    ) -> tuple[IndexSummary, int]:
+        self.upsert([replace(record, path=f"{root}/x.dcm")])
+        return real(self, root, progress)
+
+    monkeypatch.setattr(Index, "summary_and_rows", meanwhile)
+    index(capsys, str(folder))
+    assert not os.path.exists(index_snapshot.snapshot_path(data_dir(), str(folder)))
+    monkeypatch.setattr(Index, "summary_and_rows", real)
+    counts, _ = index(capsys, str(folder))
+    assert not spy.hit() and counts["files"] == 5  # the stray row is gone
