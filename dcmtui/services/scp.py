@@ -216,7 +216,9 @@ _ASSOC_IDLE_WAIT = 0.05
 on; its naps only pace its timer checks (less waking while objects stream)."""
 
 
-def _dul_waiter(raw: socket.socket, wake: int) -> Callable[[float], None]:
+def _dul_waiter(
+    raw: socket.socket, wake: int, state: _Assoc
+) -> Callable[[float], None]:
     fd = raw.fileno()
     pending = raw.pending if isinstance(raw, ssl.SSLSocket) else None
 
@@ -229,6 +231,8 @@ def _dul_waiter(raw: socket.socket, wake: int) -> Callable[[float], None]:
             time.sleep(seconds)
             return
         if wake in ready:
+            if state.reader is not None:
+                state.reader.woken = False  # see FastReader._fill
             with contextlib.suppress(OSError):
                 os.read(wake, 4096)
 
@@ -729,6 +733,8 @@ class StoreScp:
 
         def send_and_wake(primitive: Any) -> None:
             send_pdu(primitive)
+            if state.reader is not None:
+                state.reader.woken = True  # before the byte: see FastReader._fill
             with contextlib.suppress(OSError):
                 os.write(wake_w, b"\0")
 
@@ -745,7 +751,7 @@ class StoreScp:
                 messages.not_empty.notify_all()
 
         user_queue.put = put_and_wake
-        _WAITERS[dul] = _dul_waiter(raw, wake_r)
+        _WAITERS[dul] = _dul_waiter(raw, wake_r, state)
         _WAITERS[assoc] = _queue_waiter(messages)
 
     def _install_fast_reader(
@@ -1223,7 +1229,13 @@ def _record_in_memory(path: str, spool: Spool) -> FileRecord | None:
     from dcmtui.services.fastread import record_from_bytes
 
     try:
-        return record_from_bytes(path, b"".join(contents), spool.mtime_ns)
+        data = b"".join(contents)
+        st = os.stat(path)
+        if st.st_size != len(data):  # replaced meanwhile: read what is there
+            return None
+        return record_from_bytes(path, data, st.st_mtime_ns)
+    except OSError:
+        return None
     except Exception:  # as the index writer would: read the file instead
         LOGGER.exception("receiver: reading %r from memory failed", path)
         return None

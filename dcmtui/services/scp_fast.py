@@ -158,11 +158,11 @@ class FastReader:
     loop, without going back to pynetdicom's reactor between them: a small
     object costs a few system calls and no thread hand-off. It goes back to
     the reactor (which then finds the queued event) for any other PDU, when
-    pynetdicom has something to send (the wake pipe), when the thread is to
-    end, and after ``idle`` seconds without data, so that pynetdicom's timers
-    and checks keep running. Bytes left in the buffer are served by the next
-    call, whatever the state (see :meth:`has_pdu`); only with an empty buffer
-    does pynetdicom's own reader take the socket again.
+    pynetdicom has something to send (the wake pipe, and :attr:`woken`), when
+    the thread is to end, and after ``idle`` seconds without data, so that
+    pynetdicom's timers and checks keep running. Bytes left in the buffer are
+    served by the next call, whatever the state (see :meth:`has_pdu`); only
+    with an empty buffer does pynetdicom's own reader take the socket again.
 
     Args:
         dul: The association's DUL provider.
@@ -212,6 +212,9 @@ class FastReader:
         self.stored = stored
         self.echoed = echoed
         self.idle = idle
+        self.woken = False
+        """Set (with a byte in the wake pipe) when pynetdicom has a PDU to
+        send: the reader then looks at the pipe before reading on."""
         self._buf = bytearray(_BUFFER)
         self._view = memoryview(self._buf)
         self._start = 0
@@ -225,8 +228,6 @@ class FastReader:
         """The command whose data set is arriving."""
         self._context = 0
         self._spool: Spool | None = None
-        self._due = False
-        """A C-STORE command just ended: its data set is on its way."""
 
     # --- the reactor's entry points -------------------------------------------
 
@@ -325,11 +326,10 @@ class FastReader:
         if self.decrypted is not None:
             wait = not self.decrypted()
         else:
-            # A data set is due right after its command: read at once, and
-            # wait (watching the wake pipe too) only if nothing is there yet.
-            wait = not self._due
-            if self._due:
-                self._due = False
+            # Read at once (the next PDU is often there already) and wait,
+            # watching the wake pipe too, only if nothing is there yet.
+            wait = self.woken
+            if not wait:
                 try:
                     n = os.readv(self.fd, (self._view[end:],))
                 except (BlockingIOError, InterruptedError):
@@ -345,6 +345,7 @@ class FastReader:
                 self._die("Evt17")
                 return False
             if self.wake_fd in ready:
+                self.woken = False  # before reading: a later wake is not lost
                 with contextlib.suppress(OSError):
                     os.read(self.wake_fd, 4096)
                 return False
@@ -425,7 +426,6 @@ class FastReader:
         elif field == C_STORE_RQ and has_dataset:
             self._pending = elements
             self._context = context_id
-            self._due = True
             self._spool = self.new_spool(
                 _ui(elements, 0x0002),
                 _ui(elements, 0x1000),
@@ -438,7 +438,6 @@ class FastReader:
         spool, elements = self._spool, self._pending
         if spool is None or elements is None or context_id != self._context:
             raise ProtocolError("a data set fragment without its command")
-        self._due = False
         chunk = bytes(data)  # a copy: the buffer is reused
         if not spool.head:
             spool.head, spool.head_at = chunk, spool.nbytes

@@ -177,16 +177,25 @@ def relative_path(layout: str, record: PathFields, sop_uid: str) -> Path:
 
 def relative_parts(layout: str, record: PathFields, sop_uid: str) -> tuple[str, ...]:
     """The parts of :func:`relative_path` (folders, then the file name)."""
-    name = uid_name("x", sop_uid) + ".dcm"
+    return (*folder_parts(layout, record), file_name(sop_uid))
+
+
+def folder_parts(layout: str, record: PathFields) -> tuple[str, ...]:
+    """The folders of :func:`relative_path`."""
     if layout == "flat":
-        return (name,)
+        return ()
     study = uid_name("s", record.study_uid)
     if layout == "study":
-        return (study, name)
+        return (study,)
     patient = hashed("P", record.patient_id + "\0" + record.patient_name)
     if record.patient_id and not record.patient_name:
         patient = hashed("P", record.patient_id)
-    return (patient, study, uid_name("e", record.series_uid), name)
+    return (patient, study, uid_name("e", record.series_uid))
+
+
+def file_name(sop_uid: str) -> str:
+    """The file name of :func:`relative_path`."""
+    return uid_name("x", sop_uid) + ".dcm"
 
 
 _FLUSH_BYTES = 1 << 20
@@ -231,8 +240,6 @@ class Spool:
         self.contents: list[bytes | bytearray | memoryview] | None = None
         """After :meth:`close`: the whole file, in the pieces written, when
         it was written at once (small objects); else None."""
-        self.mtime_ns = 0
-        """After :meth:`close`, with ``contents``: the file's modification time."""
         self._flushed = False
         self._fd = -1
         if not problem:
@@ -314,11 +321,6 @@ class Spool:
         if self._fd < 0:  # the write failed: already discarded
             return
         fd, self._fd = self._fd, -1
-        if whole is not None:
-            try:
-                self.mtime_ns = os.fstat(fd).st_mtime_ns
-            except OSError:
-                whole = None  # the index writer reads the file instead
         try:
             os.close(fd)
         except OSError as exc:
@@ -362,7 +364,11 @@ class Store:
         self.incoming = root / INCOMING
         self._checked: set[str] = set()
         """Folders of the store already created and found inside it."""
+        self._folders: dict[tuple[str, str, str, str], str] = {}
+        """Folder of the objects of one patient, study and series (the
+        fields of :class:`PathFields`): named once, not for every object."""
         self._free_until = 0.0
+        self._spool_prefix = ""
 
     def prepare(self) -> None:
         """Create the folders and remove spool files left by a crash."""
@@ -371,6 +377,7 @@ class Store:
             with contextlib.suppress(OSError):
                 stale.unlink()
         self._real_root = os.path.realpath(self.root)
+        self._spool_prefix = os.path.join(str(self.incoming), f"{os.getpid()}-")
 
     def free_bytes(self) -> int:
         """Free space on the store's file system, for an unprivileged writer."""
@@ -402,9 +409,11 @@ class Store:
                 0,
                 f"less than {self.min_free_bytes} bytes free in the store",
             )
-        incoming = str(self.incoming)
+        if not self._spool_prefix:
+            self._spool_prefix = os.path.join(str(self.incoming), f"{os.getpid()}-")
+        prefix = self._spool_prefix
         while True:
-            path = os.path.join(incoming, f"{os.getpid()}-{next(_SPOOL_NUMBERS)}.part")
+            path = f"{prefix}{next(_SPOOL_NUMBERS)}.part"
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:  # left by an earlier process with our pid
@@ -425,9 +434,19 @@ class Store:
         Raises:
             OSError: The object could not be placed (it is discarded).
         """
-        parts = relative_parts(self.layout, record, sop_uid)
-        folder = os.path.join(str(self.root), *parts[:-1])
-        dest = os.path.join(folder, parts[-1])
+        key = (
+            record.patient_id,
+            record.patient_name,
+            record.study_uid,
+            record.series_uid,
+        )
+        folder = self._folders.get(key)
+        if folder is None:
+            folder = os.path.join(str(self.root), *folder_parts(self.layout, record))
+            if len(self._folders) > 10000:
+                self._folders.clear()
+            self._folders[key] = folder
+        dest = os.path.join(folder, file_name(sop_uid))
         try:
             for attempt in (1, 2):
                 if folder not in self._checked:
