@@ -168,6 +168,9 @@ def main(argv: list[str] | None = None) -> int:
         The exit code: 0 on success, non-zero with a one-line reason otherwise.
     """
     argv = sys.argv[1:] if argv is None else argv
+    from dcmtui.startup import defer_inspect
+
+    defer_inspect()
     try:
         if argv and argv[0] in COMMAND_MODULES:
             command = _command(argv[0])

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import TypeVar, cast
 
-T = TypeVar("T")
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    from typing import TypeVar
+
+    T = TypeVar("T")
 _DONE = object()
 
 
@@ -41,4 +44,4 @@ async def iterate_in_thread(make: Callable[[], Iterator[T]]) -> AsyncIterator[T]
     while (item := await queue.get()) is not _DONE:
         if isinstance(item, BaseException):
             raise item
-        yield cast(T, item)
+        yield item  # type: ignore[misc]

@@ -18,7 +18,6 @@ import socket
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, BinaryIO
 
 # The PDU item encoders and the PDU reader live in echo_fast, which must import
 # nothing heavier than socket and struct (dcmtui echo's start-up); shared here.
@@ -27,14 +26,17 @@ from dcmtui.services.echo_fast import (
     IMPLEMENTATION_UID,
     IMPLEMENTATION_VERSION,
     PduReader,
+    _address,
     _ae,
     _item,
     _uid,
 )
 from dcmtui.services.fastread import LONG_VRS
 
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
     import ssl
+    from typing import BinaryIO
 
 OUR_MAX_PDU = 1_048_576
 _CHUNK = 4 * 1_048_576
@@ -196,7 +198,7 @@ class FastAssociation:
             Aborted: The peer aborted, closed, or did not answer in time.
         """
         try:
-            sock = socket.create_connection((host, port), timeout=timeout)
+            sock = socket.create_connection((_address(host), port), timeout=timeout)
         except OSError as exc:
             raise ConnectFailed(str(exc)) from exc
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

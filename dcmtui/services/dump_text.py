@@ -140,6 +140,8 @@ class TextDataset:
 
 @dataclass(frozen=True)
 class _Ctx:
+    """How the text being read is encoded: byte order and VR form."""
+
     little: bool
     implicit: bool
     encodings: tuple[str, ...]

@@ -206,15 +206,19 @@ def _read_response(link: PduReader) -> bytes:
                     return command
 
 
+def _address(host: str) -> str:
+    """``host`` for ``socket.create_connection``: an ASCII name as bytes, as
+    a str would go through the idna codec, which imports unicodedata and
+    stringprep first (typed as str: the socket module takes either)."""
+    return host.encode("ascii") if host.isascii() else host  # type: ignore[return-value]
+
+
 def _request(
     host: str, port: int, calling: str, called: str, timeout: float, max_pdu: int
 ) -> PduReader:
     """Connect and associate; raises QuickEchoFailed."""
-    # an ASCII host as bytes: a str goes through the idna codec, which
-    # imports unicodedata and stringprep first
-    address = host.encode("ascii") if host.isascii() else host
     try:
-        sock = socket.create_connection((address, port), timeout=timeout)  # type: ignore[arg-type]
+        sock = socket.create_connection((_address(host), port), timeout=timeout)
     except OSError as exc:
         from dcmtui.services.dimse_fast import ConnectFailed
 

@@ -19,12 +19,13 @@ import io
 import os
 import struct
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, BinaryIO
 
 from dcmtui.models import FileKind, FileRecord
 
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
     from collections.abc import Sequence
+    from typing import Any, BinaryIO
 
 __all__ = ["DICOMDIR_SOP_CLASS", "read_record", "read_safely", "record_from_bytes"]
 

@@ -20,10 +20,13 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from dcmtui.models import Node
 from dcmtui.services.errors import DcmtuiError
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    from typing import Any
 
 FILE_NAME = "nodes.toml"
 DEFAULT_CALLING_AE = "DCMTUI"

@@ -335,6 +335,8 @@ def _text(value: Any) -> str:
 
 @dataclass
 class _Plan:
+    """A query as SQL: the level, the WHERE terms and their parameters."""
+
     level: str
     where: list[str]
     params: list[Any]

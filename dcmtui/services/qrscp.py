@@ -149,6 +149,8 @@ class _Cancelled:
 
 @dataclass
 class _Counts:
+    """Sub-operations of a retrieve: completed and failed."""
+
     completed: int = 0
     failed: int = 0
     warning: int = 0

@@ -14,15 +14,17 @@ import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any
 
 from dcmtui.models import AssocEvent, ContextResult, EchoResult, Node
+from dcmtui.services.echo_fast import _address
 from dcmtui.services.errors import DcmtuiError
 from dcmtui.services.events import EventBus
 from dcmtui.services.nodes import DEFAULT_CALLING_AE
 
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
     import ssl
+    from typing import Any
 
     from pynetdicom.association import Association
     from pynetdicom.presentation import PresentationContext
@@ -109,10 +111,10 @@ def tls_args(node: Node) -> tuple[ssl.SSLContext, str] | None:
     Raises:
         OSError: A file cannot be read (ssl.SSLError is one).
     """
-    import ssl
-
     if not node.tls:
         return None
+    import ssl  # here: most nodes do without TLS
+
     context = ssl.create_default_context(
         ssl.Purpose.SERVER_AUTH, cafile=node.tls_ca or None
     )
@@ -136,7 +138,7 @@ def _set_nodelay(assoc: Association) -> None:
 def _probe(host: str, port: int, timeout: float) -> tuple[str, str]:
     """Why a TCP connection to host:port fails: (cause, fix)."""
     try:
-        with socket.create_connection((host, port), timeout=timeout):
+        with socket.create_connection((_address(host), port), timeout=timeout):
             return (
                 "the connection was closed before the association was set up",
                 "Try again; if it goes on, check the node's log",

@@ -20,7 +20,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequenc
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG as stat_isreg
-from typing import Any
 
 from dcmtui.models import FileSendStatus, Node, SendProgress
 from dcmtui.services._threading import iterate_in_thread
@@ -38,6 +37,10 @@ from dcmtui.services.scu import (
     Scu,
     _uid_name,
 )
+
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    from typing import Any
 
 LOGGER = logging.getLogger(__name__)
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
@@ -283,6 +286,8 @@ class SendJournal:
 
 @dataclass
 class _Run:
+    """A send in progress: its counters, and when it started."""
+
     progress: SendProgress
     started: float
 

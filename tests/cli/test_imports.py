@@ -105,3 +105,45 @@ def test_index_imports_no_dicom_library(tmp_path: Path, reopen: bool) -> None:
     assert not mods & ALWAYS_HEAVY, sorted(mods & ALWAYS_HEAVY)
     # re-opening an unchanged folder reads no file: no reader either
     assert ("dcmtui.services.fastread" in mods) is not reopen
+
+
+def test_send_imports_no_dicom_library_tls_or_typing(tmp_path: Path) -> None:
+    """``dcmtui send`` to a node without TLS: no DICOM library, no ssl, and
+    no ``inspect`` (dataclasses' only use of it waits: startup.defer_inspect),
+    no ``typing``, no ``logging.handlers`` (made at the first record)."""
+    peer = start_storescp(tmp_path / "in")
+    path = write_dicom(tmp_path / "a.dcm")
+    try:
+        mods = imported(["send", f"STORESCP@127.0.0.1:{peer.port}", str(path), "-q"])
+    finally:
+        peer.stop()
+    forbidden = ALWAYS_HEAVY | {"ssl", "inspect", "typing", "tomlkit"}
+    assert not mods & forbidden, sorted(mods & forbidden)
+    assert "dcmtui.services.dimse_fast" in mods
+    assert "logging.handlers" not in mods
+
+
+def test_the_deferred_inspect_is_the_real_one_when_used() -> None:
+    """A dataclass without a docstring (dataclasses then asks inspect for a
+    signature), ``from inspect import``, and a module that imported the
+    stand-in all get the real functions."""
+    code = (
+        "import sys\n"
+        "from dcmtui.startup import defer_inspect\n"
+        "defer_inspect()\n"
+        "import dataclasses\n"
+        "assert type(sys.modules['inspect']).__name__ == '_DeferredInspect'\n"
+        "@dataclasses.dataclass\n"
+        "class A:\n"
+        "    x: int\n"
+        "assert A.__doc__ == 'A(x: int)', A.__doc__\n"
+        "import inspect\n"
+        "from inspect import isclass, signature\n"
+        "assert isclass(A) and str(signature(A)) == '(x: int) -> None'\n"
+        "assert dataclasses.inspect.signature is inspect.signature\n"
+        "assert type(inspect).__name__ == 'module'\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr

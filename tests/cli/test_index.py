@@ -103,10 +103,13 @@ def test_version_and_help() -> None:
 
 
 def test_logs_go_to_the_log_folder(isolated_dirs: Path, tmp_path: Path) -> None:
+    """The index goes to the data folder; the log folder is made, its file
+    only at the first record (a short command that logs nothing writes none:
+    tests/test_logs.py)."""
     write_dicom(tmp_path / "d" / "a.dcm")
     out = dcmtui("index", str(tmp_path / "d"))
     assert out.returncode == 0
-    assert (isolated_dirs / "log" / "dcmtui.log").exists()
+    assert (isolated_dirs / "log").is_dir()
     assert (isolated_dirs / "data" / "index.sqlite").exists()
 
 
