@@ -89,6 +89,8 @@ def _text_head(s: IndexSummary) -> str:
 
 def _print_warnings(warnings: list[tuple[str, str]], every: bool) -> None:
     """Warnings on stderr: the first five, or ``every`` one."""
+    if not warnings:
+        return
     from dcmtui.services.text import visible
 
     shown = warnings if every else warnings[:5]
