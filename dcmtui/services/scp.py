@@ -33,6 +33,7 @@ from dcmtui.config import ReceiverSettings, Settings
 from dcmtui.models import AssocEvent, ContextResult, FileKind, FileRecord
 from dcmtui.services.errors import DcmtuiError
 from dcmtui.services.events import EventBus
+from dcmtui.services.fastread import record_from_bytes
 from dcmtui.services.store import (
     IndexWriter,
     PathFields,
@@ -1226,16 +1227,8 @@ def _record_in_memory(path: str, spool: Spool) -> FileRecord | None:
     contents, spool.contents = spool.contents, None
     if contents is None:
         return None
-    from dcmtui.services.fastread import record_from_bytes
-
     try:
-        data = b"".join(contents)
-        st = os.stat(path)
-        if st.st_size != len(data):  # replaced meanwhile: read what is there
-            return None
-        return record_from_bytes(path, data, st.st_mtime_ns)
-    except OSError:
-        return None
+        return record_from_bytes(path, b"".join(contents), spool.mtime_ns)
     except Exception:  # as the index writer would: read the file instead
         LOGGER.exception("receiver: reading %r from memory failed", path)
         return None

@@ -240,6 +240,8 @@ class Spool:
         self.contents: list[bytes | bytearray | memoryview] | None = None
         """After :meth:`close`: the whole file, in the pieces written, when
         it was written at once (small objects); else None."""
+        self.mtime_ns = 0
+        """After :meth:`close`, with ``contents``: the file's modification time."""
         self._flushed = False
         self._fd = -1
         if not problem:
@@ -321,6 +323,11 @@ class Spool:
         if self._fd < 0:  # the write failed: already discarded
             return
         fd, self._fd = self._fd, -1
+        if whole is not None:
+            try:
+                self.mtime_ns = os.fstat(fd).st_mtime_ns
+            except OSError:
+                whole = None  # the index writer reads the file instead
         try:
             os.close(fd)
         except OSError as exc:

@@ -633,8 +633,8 @@ def test_index_record_from_memory_matches_the_index_reader() -> None:
 
 
 def test_spool_keeps_its_bytes_only_when_written_at_once(tmp_path: Path) -> None:
-    """What the index record is read from: the whole file, as written;
-    nothing for an object flushed in several pieces
+    """What the index record is read from: the whole file, as written, with
+    its modification time; nothing for an object flushed in several pieces
     (read from the file instead) or one that could not be stored."""
     from dcmtui.services.store import _FLUSH_BYTES, Store
 
@@ -646,6 +646,7 @@ def test_spool_keeps_its_bytes_only_when_written_at_once(tmp_path: Path) -> None
     small.close()
     assert small.contents is not None
     assert b"".join(small.contents) == Path(small.name).read_bytes() == b"headtail"
+    assert small.mtime_ns == os.stat(small.name).st_mtime_ns
     large = store.new_spool()
     for _ in range(3):
         large.write(b"x" * _FLUSH_BYTES)
