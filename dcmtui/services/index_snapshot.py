@@ -34,8 +34,12 @@ if TYPE_CHECKING:
     Warn = Callable[[str, str], None]
     """Reports one warning: (path, reason)."""
 
-FORMAT = 1
+FORMAT = 2
 """Version of the snapshot's layout; another one is not read."""
+_FILES_MARSHAL = 2
+"""marshal version of the files' list: 2 writes no back-references, whose
+use depends on reference counts, so the same list gives the same bytes in
+the scan that saves it and in the re-open that compares with it."""
 FOLDER = "index-snapshots"
 """The snapshots' folder, in the data folder beside the index."""
 DB_FILE = "index.sqlite"
@@ -320,7 +324,7 @@ def save(
             hidden,
             config,
             identity,
-            log.files,
+            marshal.dumps(log.files, _FILES_MARSHAL),
             log.warnings,
             json_head,
             text_head,
@@ -409,7 +413,8 @@ def reopen(root: str, data_dir: str, config_dir: str) -> Hit | None:
             pass
     except (OSError, ValueError, EOFError, TypeError):
         return None
-    if log.files != files or log.warnings != warnings:
+    # one blob compared, not 30,000 objects loaded and compared one by one
+    if log.warnings != warnings or marshal.dumps(log.files, _FILES_MARSHAL) != files:
         return None
     # the index may have changed while we walked: then the full scan decides
     if db_identity(data_dir) != identity:
