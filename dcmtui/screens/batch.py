@@ -32,6 +32,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from dcmtui.services.text import visible
+from dcmtui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from dcmtui.services.container import Services
@@ -93,7 +94,7 @@ class BatchModifyScreen(Screen[None]):
                 yield Button("Apply to every file", id="run", variant="warning")
         yield Static("", id="check")
         yield ProgressBar(total=len(self.paths) or 1, show_eta=False, id="progress")
-        yield DataTable(id="results", cursor_type="row")
+        yield FitTable(id="results", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:

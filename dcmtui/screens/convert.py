@@ -31,6 +31,7 @@ from textual.widgets import (
 from textual.worker import Worker, WorkerState
 
 from dcmtui.services.text import visible
+from dcmtui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from dcmtui.services.container import Services
@@ -100,7 +101,7 @@ class _JobScreen(Screen[None]):
             yield from self.form()
         yield ProgressBar(total=max(1, len(self.paths)), show_eta=False)
         yield Static("", id="summary")
-        yield DataTable(id="results", cursor_type="row")
+        yield FitTable(id="results", cursor_type="row")
         yield Footer()
 
     def on_mount(self) -> None:

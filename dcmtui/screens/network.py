@@ -25,6 +25,7 @@ from dcmtui.models import FindResult, Node, RetrieveProgress
 from dcmtui.services import dcmtk_cmd
 from dcmtui.services.scu_qr import DEFAULT_KEYS, QueryError, Retriever, parse_key
 from dcmtui.services.text import visible
+from dcmtui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from dcmtui.services.container import Services
@@ -192,9 +193,7 @@ class QueryScreen(Screen[None]):
                 for key, label, hint in _FORM:
                     yield Label(label)
                     yield Input(placeholder=hint, id=f"q-{key}")
-        table: DataTable[Text] = DataTable(
-            id="qr-results", cursor_type="row", zebra_stripes=True
-        )
+        table = FitTable(id="qr-results", cursor_type="row", zebra_stripes=True)
         yield table
         yield Static("", id="qr-status", markup=False)
         yield Footer()

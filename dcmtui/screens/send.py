@@ -23,6 +23,7 @@ from dcmtui.models import FileSendStatus, Node, SendProgress
 from dcmtui.services import dcmtk_cmd
 from dcmtui.services.scu_send import Sender, human_rate, journal_folder
 from dcmtui.services.text import visible
+from dcmtui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from dcmtui.services.container import Services
@@ -162,7 +163,7 @@ class SendScreen(Screen[None]):
         yield Header()
         yield Static("", id="send-summary", markup=False)
         yield ProgressBar(total=None, show_eta=False, id="send-bar")
-        table: DataTable[Text] = DataTable(id="send-files", cursor_type="row")
+        table = FitTable(id="send-files", cursor_type="row")
         yield table
         yield Footer()
 
