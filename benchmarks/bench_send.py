@@ -188,8 +188,7 @@ def bench(
         str(target),
         "-r",
         "-q",
-        "--no-resume",
-    ]
+    ]  # the default, journal included (a finished send removes it)
     times: dict[str, list[float]] = {"storescu": [], "dcmtui": [], "dcmtui_inner": []}
     _timed(storescu, env)  # warm the page cache
     for _ in range(reps):
