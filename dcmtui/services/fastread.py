@@ -180,7 +180,12 @@ def read_record(path: str, size: int, mtime_ns: int) -> FileRecord:
         return _from_start(f, buf, path, size, mtime_ns, file_size)
 
 
-def record_from_bytes(path: str, data: bytes, mtime_ns: int) -> FileRecord:
+def record_from_bytes(
+    path: str,
+    data: bytes,
+    mtime_ns: int,
+    meta: tuple[int, str, str, str] | None = None,
+) -> FileRecord:
     """The record :func:`read_record` gives for a file holding exactly ``data``.
 
     For a file just written from memory (an object the receiver stored): the
@@ -191,6 +196,11 @@ def record_from_bytes(path: str, data: bytes, mtime_ns: int) -> FileRecord:
         path: The file, copied to the record (read only by the pydicom fallback).
         data: Its whole content.
         mtime_ns: Its modification time, copied into the record.
+        meta: When the caller wrote the file meta group itself (well formed,
+            after a 128-byte preamble and ``DICM``): the offset of the data
+            set, and the transfer syntax, media storage SOP class and instance
+            UIDs as read_record would decode them. The group is then not
+            parsed again.
 
     Returns:
         The record for the index.
@@ -199,7 +209,30 @@ def record_from_bytes(path: str, data: bytes, mtime_ns: int) -> FileRecord:
         OSError: The pydicom fallback could not read ``path``.
     """
     size = len(data)
-    return _from_start(io.BytesIO(data), data[:_CHUNK], path, size, mtime_ns, size)
+    f, buf = io.BytesIO(data), data[:_CHUNK]
+    if (
+        meta is not None
+        and meta[1]
+        and meta[2] != DICOMDIR_SOP_CLASS
+        and meta[0] + 2 <= len(buf)
+        and buf[meta[0] : meta[0] + 2] != b"\x02\x00"  # else the group goes on
+    ):
+        pos, ts, media_class, media_instance = meta
+        return _dataset_record(
+            f,
+            buf,
+            pos,
+            132,
+            path,
+            size,
+            mtime_ns,
+            size,
+            ts,
+            media_class,
+            media_instance,
+            "",
+        )
+    return _from_start(f, buf, path, size, mtime_ns, size)
 
 
 def _from_start(
@@ -277,6 +310,39 @@ def _read_dicom(
                 sop_instance_uid=media_instance,
                 transfer_syntax_uid=ts,
             )
+    return _dataset_record(
+        f,
+        buf,
+        pos,
+        meta_start,
+        path,
+        size,
+        mtime_ns,
+        file_size,
+        ts,
+        media_class,
+        media_instance,
+        reason,
+    )
+
+
+def _dataset_record(
+    f: BinaryIO,
+    buf: bytes,
+    pos: int,
+    meta_start: int,
+    path: str,
+    size: int,
+    mtime_ns: int,
+    file_size: int,
+    ts: str,
+    media_class: str,
+    media_instance: str,
+    reason: str,
+) -> FileRecord:
+    """The record of a file whose meta group (if any) is read: its data set
+    starts at ``pos``; the other arguments as in :func:`_read_dicom`, plus what
+    the meta group said (``reason``: why it is faulty, or "")."""
     if ts in _PYDICOM_ONLY or (ts and not ts.startswith(_IMPLICIT_LE)):
         return _with_pydicom(
             path, size, mtime_ns, file_size, ts, media_class, media_instance, reason

@@ -320,6 +320,21 @@ def _meta_parts(sop_class: str, syntax: str) -> tuple[bytes, bytes, int]:
     return head, tail, len(head) + len(tail)
 
 
+def _meta_as_read(
+    dataset_at: int, syntax: str, sop_class: str, sop_uid: str
+) -> tuple[int, str, str, str] | None:
+    """What the index reader decodes from the :func:`meta_group` of these
+    UIDs, for a record read from memory (services.fastread.record_from_bytes);
+    None when a value is too long to be sure (the group is then parsed)."""
+    if max(len(syntax), len(sop_class), len(sop_uid)) > 64:
+        return None
+
+    def as_read(uid: str) -> str:
+        return uid.encode("ascii", "replace").rstrip(b" \0").decode("latin-1")
+
+    return dataset_at, as_read(syntax), as_read(sop_class), as_read(sop_uid)
+
+
 def _ui_element(elem: int, value: str) -> bytes:
     raw = value.encode("ascii", "replace")
     if len(raw) % 2:
@@ -776,6 +791,7 @@ class StoreScp:
             spool.write(_PREAMBLE)
             spool.write(meta_group(sop_class, sop_uid, syntax))
             spool.syntax = syntax
+            spool.meta = _meta_as_read(spool.nbytes, syntax, sop_class, sop_uid)
             return spool
 
         def stored(spool: Spool, sop_uid: str) -> tuple[int, Callable[[], None] | None]:
@@ -1228,7 +1244,7 @@ def _record_in_memory(path: str, spool: Spool) -> FileRecord | None:
     if contents is None:
         return None
     try:
-        return record_from_bytes(path, b"".join(contents), spool.mtime_ns)
+        return record_from_bytes(path, b"".join(contents), spool.mtime_ns, spool.meta)
     except Exception:  # as the index writer would: read the file instead
         LOGGER.exception("receiver: reading %r from memory failed", path)
         return None

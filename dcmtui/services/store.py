@@ -242,6 +242,9 @@ class Spool:
         it was written at once (small objects); else None."""
         self.mtime_ns = 0
         """After :meth:`close`, with ``contents``: the file's modification time."""
+        self.meta: tuple[int, str, str, str] | None = None
+        """The file meta group, when the writer made it: see the ``meta``
+        argument of services.fastread.record_from_bytes."""
         self._flushed = False
         self._fd = -1
         if not problem:

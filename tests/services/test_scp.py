@@ -632,6 +632,55 @@ def test_index_record_from_memory_matches_the_index_reader() -> None:
     assert checked > 100
 
 
+def test_index_record_of_a_written_meta_group_needs_no_parse(tmp_path: Path) -> None:
+    """The fast path tells the record reader what meta group it wrote (the
+    group is not parsed again): the record must still be read_record's, for
+    the data sets pydicom ships and for odd UIDs a peer may send."""
+    from pydicom.data import get_testdata_file, get_testdata_files
+
+    from dcmtui.services.fastread import read_record, record_from_bytes
+    from dcmtui.services.scp import _PREAMBLE, _meta_as_read, meta_group
+
+    odd = ("1.2.3\u00e9", "1.2.840.10008.5.1.4.1.1.2 ", "", "9" * 64, "9" * 65)
+    # A data set that starts with group 0002 (a hostile peer) continues the
+    # meta group for the reader: the group is then parsed after all.
+    raw = Path(str(get_testdata_file("CT_small.dcm"))).read_bytes()
+    data = _PREAMBLE + meta_group("1.2", "3.4", "1.2.840.10008.1.2.1")
+    data += b"\x02\x00\x16\x00AE\x02\x00XX" + raw[144 + raw[140] :]
+    (tmp_path / "odd.dcm").write_bytes(data)
+    mtime = os.stat(tmp_path / "odd.dcm").st_mtime_ns
+    meta = _meta_as_read(
+        len(_PREAMBLE) + len(meta_group("1.2", "3.4", "1.2.840.10008.1.2.1")),
+        "1.2.840.10008.1.2.1",
+        "1.2",
+        "3.4",
+    )
+    assert record_from_bytes(str(tmp_path / "odd.dcm"), data, mtime, meta) == (
+        read_record(str(tmp_path / "odd.dcm"), len(data), mtime)
+    )
+    checked = 0
+    for n, name in enumerate(get_testdata_files()):
+        if not Path(name).is_file():
+            continue
+        raw = Path(name).read_bytes()
+        if raw[128:140] != b"DICM\x02\x00\x00\x00UL\x04\x00":
+            continue
+        start = 144 + int.from_bytes(raw[140:144], "little")
+        stored = read_record(name, len(raw), 0)
+        ts = stored.transfer_syntax_uid
+        sop_class = odd[n % len(odd)] if n % 3 == 0 else stored.sop_class_uid
+        sop_uid = odd[(n + 1) % len(odd)] if n % 4 == 0 else stored.sop_instance_uid
+        data = _PREAMBLE + meta_group(sop_class, sop_uid, ts) + raw[start:]
+        path = tmp_path / f"{n}.dcm"
+        path.write_bytes(data)
+        mtime = os.stat(path).st_mtime_ns
+        meta = _meta_as_read(len(data) - len(raw) + start, ts, sop_class, sop_uid)
+        want = read_record(str(path), len(data), mtime)
+        assert record_from_bytes(str(path), data, mtime, meta) == want, name
+        checked += 1
+    assert checked > 50
+
+
 def test_spool_keeps_its_bytes_only_when_written_at_once(tmp_path: Path) -> None:
     """What the index record is read from: the whole file, as written, with
     its modification time; nothing for an object flushed in several pieces
