@@ -22,6 +22,7 @@ import select
 import socket
 import ssl
 import struct
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,8 @@ _HEADER = struct.Struct(">BBL")
 _LENGTH = struct.Struct(">L")
 _BUFFER = 256 * 1024
 """Initial size of a fast reader's receive buffer (it grows for larger PDUs)."""
+_AT_ONCE = 25e-6
+"""A wait for the socket shorter than this found the bytes there already."""
 _PDV = struct.Struct(">LBB")
 _ELEMENT = struct.Struct("<HHL")
 _KNOWN_PDU_TYPES = (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07)
@@ -215,6 +218,8 @@ class FastReader:
         self.woken = False
         """Set (with a byte in the wake pipe) when pynetdicom has a PDU to
         send: the reader then looks at the pipe before reading on."""
+        self._eager = True
+        """The peer's bytes were there when last looked for: read first."""
         self._buf = bytearray(_BUFFER)
         self._view = memoryview(self._buf)
         self._start = 0
@@ -326,19 +331,22 @@ class FastReader:
         if self.decrypted is not None:
             wait = not self.decrypted()
         else:
-            # Read at once (the next PDU is often there already) and wait,
-            # watching the wake pipe too, only if nothing is there yet.
-            wait = self.woken
+            # Read at once while the peer is ahead of us (the bytes were there
+            # the last time), else wait first, watching the wake pipe too: a
+            # read that finds nothing costs about as much as the wait.
+            wait = self.woken or not self._eager
             if not wait:
                 try:
                     n = os.readv(self.fd, (self._view[end:],))
                 except (BlockingIOError, InterruptedError):
                     wait = True
+                    self._eager = False
                 except (OSError, TimeoutError):
                     n = 0
                 if not wait:
                     return self._got(n, end)
         if wait:
+            started = time.monotonic()
             try:
                 ready, _, _ = select.select([self.fd, self.wake_fd], [], [], self.idle)
             except (OSError, ValueError):
@@ -351,6 +359,7 @@ class FastReader:
                 return False
             if not ready:
                 return False
+            self._eager = time.monotonic() - started < _AT_ONCE
         try:
             if self.tls:
                 n = self.raw.recv_into(self._view[end:])
