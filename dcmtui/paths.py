@@ -10,6 +10,7 @@ only when the ``DCMTUI_*_DIR`` variable is not set.
 from __future__ import annotations
 
 import os
+import sys
 
 APP_NAME = "dcmtui"
 CONFIG_FILE = "config.toml"
@@ -28,10 +29,41 @@ def folder(env: str, kind: str) -> str:
     """
     if value := os.environ.get(env):
         return os.path.expanduser(value)
-    import platformdirs
+    if (found := _xdg_folder(kind)) is not None:
+        return found
+    import platformdirs  # about 30 ms of imports (typing, tempfile, random...)
 
     getter = getattr(platformdirs, f"user_{kind}_dir")
     return str(getter(APP_NAME, appauthor=False))
+
+
+_XDG = {
+    "config": ("XDG_CONFIG_HOME", ".config", ""),
+    "data": ("XDG_DATA_HOME", ".local/share", ""),
+    "log": ("XDG_STATE_HOME", ".local/state", "log"),
+}
+
+
+def _xdg_folder(kind: str) -> str | None:
+    """What platformdirs answers on Linux, in its plain case (the XDG
+    variable unset, empty or absolute; ``$HOME`` absolute), without
+    importing it; None in any other case, for platformdirs to decide.
+    tests/test_paths.py holds the two answers side by side."""
+    if not sys.platform.startswith("linux") or kind not in _XDG:
+        return None
+    if os.environ.get("ANDROID_DATA") == "/data":
+        return None  # platformdirs looks further on Android
+    variable, default, tail = _XDG[kind]
+    home = os.environ.get("HOME", "")
+    base = os.environ.get(variable, "")
+    if not base:
+        if not home.startswith("/"):
+            return None
+        base = os.path.join(home, default)
+    elif not base.startswith("/"):
+        return None
+    found = os.path.join(base, APP_NAME)
+    return os.path.join(found, tail) if tail else found
 
 
 def config_folder() -> str:
