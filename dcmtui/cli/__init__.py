@@ -40,9 +40,19 @@ class Command:
         quick_args: Optional: reads plain arguments without argparse (an
             object with the attributes the parser would set), or None when
             they are anything but plain (then the parser reads them).
+        exits_at_once: ``run`` leaves no thread running and no file open:
+            the process may end with ``os._exit`` after it (``cli.run``).
     """
 
-    __slots__ = ("configure", "epilog", "help", "quick", "quick_args", "run")
+    __slots__ = (
+        "configure",
+        "epilog",
+        "exits_at_once",
+        "help",
+        "quick",
+        "quick_args",
+        "run",
+    )
 
     def __init__(
         self,
@@ -52,6 +62,7 @@ class Command:
         epilog: str = "",
         quick: Callable[[argparse.Namespace], int | None] | None = None,
         quick_args: Callable[[list[str]], Any] | None = None,
+        exits_at_once: bool = False,
     ) -> None:
         self.help = help
         self.configure = configure
@@ -59,6 +70,7 @@ class Command:
         self.epilog = epilog
         self.quick = quick
         self.quick_args = quick_args
+        self.exits_at_once = exits_at_once
 
 
 COMMAND_MODULES: dict[str, str] = {
@@ -183,7 +195,10 @@ def main(argv: list[str] | None = None) -> int:
                     _ANSWERED_QUICKLY.append(code)
                     return code
             settings = _startup()
-            return command.run(args, settings)
+            code = command.run(args, settings)
+            if command.exits_at_once:
+                _ANSWERED_QUICKLY.append(code)
+            return code
         args = _main_parser().parse_args(argv)
         settings = _startup()
         return _run_app(args, settings)
@@ -205,10 +220,11 @@ _ANSWERED_QUICKLY: list[int] = []
 
 def run() -> None:
     """The ``dcmtui`` console script and ``python -m dcmtui``: ``main``; after
-    a quick path's answer (no settings, no log, no thread, no file left open)
-    the process ends with ``os._exit`` once the output is flushed, skipping
-    the interpreter's orderly shutdown, a few milliseconds of a short
-    command's time spent on nothing.
+    a quick path's answer, or a command that leaves no thread running and no
+    file open (``Command.exits_at_once``), the process ends with ``os._exit``
+    once the log and the output are flushed, skipping the interpreter's
+    orderly shutdown: a few milliseconds of a short command's time spent on
+    nothing.
 
     Raises:
         SystemExit: Always, with main's exit code (unless ``os._exit`` ended
@@ -216,6 +232,10 @@ def run() -> None:
     """
     code = main()
     if _ANSWERED_QUICKLY:
+        if "logging" in sys.modules:
+            import logging
+
+            logging.shutdown()
         try:
             sys.stdout.flush()
             sys.stderr.flush()

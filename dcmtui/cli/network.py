@@ -654,6 +654,7 @@ COMMANDS: dict[str, Command] = {
         run=_run_send,
         epilog="examples:\n  dcmtui send PACS study/ -r\n"
         "  dcmtui send PACS a.dcm b.dcm --check",
+        exits_at_once=True,
     ),
     "find": Command(
         help="query a node (C-FIND) at patient, study, series or image level",

@@ -47,3 +47,19 @@ def test_index_reopen_as_a_process(tmp_path: Path) -> None:
     again = dcmtui("index", str(folder))  # the quick re-open
     assert first.returncode == again.returncode == 0
     assert b"3 DICOM" in again.stdout and b"read 0 in" in again.stdout
+
+
+def test_send_ends_at_once_with_its_summary(tmp_path: Path) -> None:
+    """``send`` leaves nothing running or open: its process ends with
+    os._exit too, summary printed, journal removed, log flushed."""
+    from tests.netpeers import start_storescp
+
+    peer = start_storescp(tmp_path / "in")
+    files = [write_dicom(tmp_path / "src" / f"{n}.dcm") for n in range(3)]
+    try:
+        proc = dcmtui("send", f"STORESCP@127.0.0.1:{peer.port}", *map(str, files))
+    finally:
+        peer.stop()
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.decode().splitlines()[-1].startswith("3 sent")
+    assert len(list((tmp_path / "in").iterdir())) == 3
