@@ -393,6 +393,12 @@ class Store:
         """Free space on the store's file system, for an unprivileged writer."""
         try:
             st = os.statvfs(self.root)
+        except FileNotFoundError:  # the store was removed: make it again
+            try:
+                os.makedirs(self.incoming, exist_ok=True)
+                st = os.statvfs(self.root)
+            except OSError:
+                return 0
         except OSError:
             return 0
         return st.f_bavail * st.f_frsize
@@ -422,11 +428,20 @@ class Store:
         if not self._spool_prefix:
             self._spool_prefix = os.path.join(str(self.incoming), f"{os.getpid()}-")
         prefix = self._spool_prefix
+        remade = False
         while True:
             path = f"{prefix}{next(_SPOOL_NUMBERS)}.part"
             try:
                 fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
             except FileExistsError:  # left by an earlier process with our pid
+                continue
+            except FileNotFoundError:
+                # the store, or its spool folder, was removed while we run
+                # (someone cleaning up): make it again, once
+                if remade:
+                    raise
+                os.makedirs(self.incoming, exist_ok=True)
+                remade = True
                 continue
             return Spool(path, self.max_object_bytes, fd=fd)
 

@@ -509,6 +509,26 @@ async def test_store_folder_removed_while_running(
     assert len(stored(receiver)) == 1
 
 
+async def test_whole_store_removed_while_running(
+    receiver: Receiver, tmp_path: Path
+) -> None:
+    """Someone removes the whole store, spool folder included (cleaning up):
+    the receiver makes it again at the next object, instead of failing every
+    object from then on (it answered 0xA700, "less than ... bytes free", or
+    aborted: the spool file could not be made)."""
+    first = write_dicom(tmp_path / "a.dcm")
+    done = await run(dcmtk("storescu"), "127.0.0.1", str(receiver.port), str(first))
+    assert done.returncode == 0
+    await receiver.wait_for("released")
+    remove_tree(receiver.store)
+    again = write_dicom(tmp_path / "b.dcm")
+    done = await run(dcmtk("storescu"), "127.0.0.1", str(receiver.port), str(again))
+    assert done.returncode == 0
+    await receiver.wait_for("released", 2)
+    assert [e.status for e in receiver.kinds("c-store")] == [0, 0]
+    assert len(stored(receiver)) == 1  # the second; the first went with the store
+
+
 def remove_tree(path: Path) -> None:
     import shutil
 
