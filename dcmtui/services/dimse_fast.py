@@ -318,7 +318,8 @@ class FastAssociation:
     ) -> bytes | None:
         """A whole C-STORE-RQ (command and the data set ``data``) as one
         P-DATA-TF PDU, ready for ``send_message``; None when it does not fit
-        in one PDU (send it with ``store``). Takes the next message ID."""
+        in one PDU (send it with ``store_request``). Takes the next message
+        ID."""
         command = store_command(
             sop_class, sop_instance, (self._message_id % 0xFFFF) + 1
         )
@@ -342,30 +343,6 @@ class FastAssociation:
         """
         self.sock.sendall(message)
 
-    def store(
-        self,
-        context_id: int,
-        sop_class: str,
-        sop_instance: str,
-        *,
-        path: str | None = None,
-        offset: int = 0,
-        data: bytes | None = None,
-    ) -> tuple[int | None, str]:
-        """Send one C-STORE; return (status, error comment).
-
-        The data set is ``data``, or the bytes of ``path`` from ``offset``
-        to its end (the file's own encoding, sent as it is).
-
-        Raises:
-            Aborted: The association was lost.
-            OSError: The file could not be read (the association is aborted).
-        """
-        self.store_request(
-            context_id, sop_class, sop_instance, path=path, offset=offset, data=data
-        )
-        return self.store_response()
-
     def store_request(
         self,
         context_id: int,
@@ -376,8 +353,16 @@ class FastAssociation:
         offset: int = 0,
         data: bytes | None = None,
     ) -> None:
-        """Send one C-STORE-RQ, as ``store`` does, without waiting for the
-        answer (``store_response`` reads it)."""
+        """Send one C-STORE-RQ without waiting for its answer
+        (``store_response`` reads it).
+
+        The data set is ``data``, or the bytes of ``path`` from ``offset``
+        to its end (the file's own encoding, sent as it is).
+
+        Raises:
+            OSError: The connection was lost, or the file could not be read
+                (the association is aborted then).
+        """
         self._message_id = (self._message_id % 0xFFFF) + 1
         command = store_command(sop_class, sop_instance, self._message_id)
         if path is not None:

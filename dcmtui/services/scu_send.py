@@ -2,9 +2,12 @@
 node accepts the files' transfer syntax, converted where it does not and
 pydicom can, a pre-flight check, progress, and resume of an interrupted send.
 
-Files are sent without decoding: pynetdicom reads the file meta group and
-streams the data set bytes from the file (``STORE_SEND_CHUNKED_DATASET``).
-A file is decoded only when it must be converted.
+Files are sent without decoding, over the small upper layer of dimse_fast:
+the meta group is read to plan the presentation contexts (a small file's
+data set comes with it), and the data set goes out as its bytes. A file is
+decoded only when it must be converted. One request is in flight at a time;
+while the node stores it, the file before is reported and the next one read
+and made ready (``Sender._store_each``).
 """
 
 from __future__ import annotations
