@@ -98,6 +98,7 @@ def walk(
     visited: set[tuple[int, int]] = set()
     stack = [root]
     is_regular = stat.S_ISREG
+    append = None if flat is None else flat.append
     while stack:
         folder = stack.pop()
         try:
@@ -126,7 +127,7 @@ def walk(
             subfolders: list[str] = []
             for entry in entries:
                 name = entry.name
-                if not hidden and name.startswith("."):
+                if name[0] == "." and not hidden:
                     continue
                 try:
                     if not follow and entry.is_symlink():
@@ -147,10 +148,12 @@ def walk(
                     continue
                 if not is_regular(st.st_mode):
                     continue
-                if flat is None:
+                if append is None:
                     yield prefix + name, st
-                else:
-                    flat += (prefix + name, st.st_size, st.st_mtime_ns)
+                else:  # three appends: no tuple made per file
+                    append(prefix + name)
+                    append(st.st_size)
+                    append(st.st_mtime_ns)
         finally:
             if fd >= 0:
                 os.close(fd)
