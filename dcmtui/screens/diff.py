@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerState
 
 from dcmtui.services.diff import CHANGED, ONLY_A, ONLY_B, SAME, DiffRow
 from dcmtui.services.text import visible
+from dcmtui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from dcmtui.services.container import Services
@@ -83,7 +84,7 @@ class DiffScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="summary")
-        yield DataTable(cursor_type="row", zebra_stripes=True)
+        yield FitTable(cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

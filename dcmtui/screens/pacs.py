@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 from dcmtui.services.store_admin import StoreAdmin, human_bytes
 from dcmtui.services.text import visible
 from dcmtui.services.worklist import Worklist, WorklistError
+from dcmtui.widgets.fit_table import FitTable
 
 if TYPE_CHECKING:
     from dcmtui.services.container import Services
@@ -207,7 +208,7 @@ class PacsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static("", id="pacs-summary")
-        table: DataTable[Text] = DataTable(id="worklist", cursor_type="row")
+        table = FitTable(id="worklist", cursor_type="row")
         table.border_title = "Modality worklist"
         yield table
         yield Footer()

@@ -9,10 +9,10 @@ from typing import ClassVar
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
-from textual.widgets import DataTable
 
 from dcmtui.services.assoc_log import AssocRow
 from dcmtui.services.text import visible
+from dcmtui.widgets.fit_table import FitTable
 
 COLUMNS = (
     ("start", "Start"),
@@ -70,7 +70,7 @@ def row_cells(row: AssocRow) -> list[Text]:
     ]
 
 
-class AssocLogView(DataTable[Text]):
+class AssocLogView(FitTable):
     """Associations, newest at the bottom; follows the tail while the cursor is
     on the last row, and counts the rows that arrived while it was not."""
 

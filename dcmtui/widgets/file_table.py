@@ -56,9 +56,7 @@ COLUMNS: tuple[Column, ...] = (
         attrgetter("patient_name"),
         width=22,
     ),
-    Column(
-        "pid", "Patient ID", attrgetter("patient_id"), attrgetter("patient_id"), 12
-    ),
+    Column("pid", "Patient ID", attrgetter("patient_id"), attrgetter("patient_id"), 12),
     Column(
         "date", "Study date", attrgetter("study_date"), attrgetter("study_date"), 10
     ),

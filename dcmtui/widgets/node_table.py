@@ -8,10 +8,10 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
-from textual.widgets import DataTable
 
 from dcmtui.models import EchoResult, Node
 from dcmtui.services.text import visible
+from dcmtui.widgets.fit_table import FitTable
 
 COLUMNS = (
     "Name",
@@ -31,7 +31,7 @@ def _when(seconds: float) -> str:
     return time.strftime("%H:%M:%S", time.localtime(seconds))
 
 
-class NodeTable(DataTable[Text]):
+class NodeTable(FitTable):
     """One row per node; ``show`` fills it, ``set_echo`` updates one row."""
 
     DEFAULT_CSS = """
