@@ -26,6 +26,7 @@ from dcmtui.services.errors import DcmtuiError
 
 TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
+    from collections.abc import Mapping
     from typing import Any
 
 FILE_NAME = "nodes.toml"
@@ -223,6 +224,29 @@ class NodeBook:
         except ParseError as exc:
             raise NodeError(f"{self.path}: not valid TOML: {exc}") from exc
 
+    def _read_tables(self) -> Mapping[str, Any]:
+        """The book's tables, to read: the plain-TOML reader (an address
+        book is plain), else ``tomllib``. ``tomlkit``, which keeps comments
+        and order, takes a tenth of a second to import and is only needed to
+        edit the file (:meth:`_load_doc`)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return {}
+        except (OSError, UnicodeDecodeError) as exc:
+            raise NodeError(f"{self.path}: cannot read: {exc}") from exc
+        from dcmtui import quicktoml
+
+        tables = quicktoml.loads(text)
+        if tables is not None:
+            return tables
+        import tomllib
+
+        try:
+            return tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise NodeError(f"{self.path}: not valid TOML: {exc}") from exc
+
     def _save_doc(self, doc: Any) -> None:
         import tempfile  # here: commands that only read the book do not load it
 
@@ -252,9 +276,8 @@ class NodeBook:
             NodeError: The file is not valid TOML or a node is invalid; the
                 message names the file and the node.
         """
-        doc = self._load_doc()
         out: list[Node] = []
-        for name, table in doc.items():
+        for name, table in self._read_tables().items():
             if not isinstance(table, dict):
                 raise NodeError(f"{self.path}: {name!r} must be a table like [{name}]")
             out.append(_node_from_table(str(name), dict(table), self.path))

@@ -142,6 +142,23 @@ def test_invalid_node_in_file_is_named(tmp_path: Path) -> None:
         NodeBook(path).nodes()
 
 
+def test_a_book_beyond_plain_toml_is_read_too(tmp_path: Path) -> None:
+    """What the quick reader declines (a comment after a value, an escape)
+    is read by tomllib: same nodes."""
+    path = tmp_path / "nodes.toml"
+    path.write_text(
+        '[pacs]  # the archive\nae_title = "PACS" # ours\nhost = "10.0.0.1"\n'
+        'port = 104\nnotes = "tab\\there"\n'
+    )
+    (node,) = NodeBook(path).nodes()
+    assert (node.name, node.ae_title, node.port, node.notes) == (
+        "pacs",
+        "PACS",
+        104,
+        "tab\there",
+    )
+
+
 def test_resolve_name_or_address(book: NodeBook) -> None:
     assert book.resolve("PACS1").host == "10.0.0.5"
     node = book.resolve("ORTHANC@[::1]:4242")
