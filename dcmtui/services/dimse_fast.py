@@ -30,6 +30,7 @@ from dcmtui.services.echo_fast import (
     _ae,
     _item,
     _uid,
+    add_command_fragments,
 )
 from dcmtui.services.fastread import LONG_VRS
 
@@ -141,25 +142,6 @@ def parse_command(data: bytes) -> dict[int, bytes]:
             out[elem] = data[pos : pos + length]
         pos += length
     return out
-
-
-def add_command_fragments(body: bytes, command: bytearray) -> bool:
-    """Append the command fragments of one P-DATA-TF body to ``command``.
-
-    Returns:
-        True when the last fragment of the command set has arrived.
-    """
-    pos = 0
-    while pos + 6 <= len(body):
-        (length,) = struct.unpack_from(">I", body, pos)
-        header = body[pos + 5]
-        value = body[pos + 6 : pos + 4 + length]
-        pos += 4 + length
-        if header & 0x01:
-            command += value
-            if header & 0x02:
-                return True
-    return False
 
 
 @dataclass

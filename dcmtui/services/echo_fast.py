@@ -187,23 +187,34 @@ def _status(command: bytes) -> int | None:
     return None
 
 
+def add_command_fragments(body: bytes, command: bytearray) -> bool:
+    """Append the command fragments of one P-DATA-TF body to ``command``.
+
+    Returns:
+        True when the last fragment of the command set has arrived.
+    """
+    pos = 0
+    while pos + 6 <= len(body):
+        (length,) = struct.unpack_from(">I", body, pos)
+        header = body[pos + 5]
+        value = body[pos + 6 : pos + 4 + length]
+        pos += 4 + length
+        if header & 0x01:
+            command += value
+            if header & 0x02:
+                return True
+    return False
+
+
 def _read_response(link: PduReader) -> bytes:
     """The command set of the next DIMSE message (command fragments only)."""
-    command = b""
+    command = bytearray()
     while True:
         kind, body = link.pdu()
         if kind != 0x04:
             raise _aborted(f"unexpected PDU type {kind:#04x} instead of a response")
-        pos = 0
-        while pos + 6 <= len(body):
-            (length,) = struct.unpack_from(">I", body, pos)
-            header = body[pos + 5]
-            value = body[pos + 6 : pos + 4 + length]
-            pos += 4 + length
-            if header & 0x01:
-                command += value
-                if header & 0x02:
-                    return command
+        if add_command_fragments(body, command):
+            return bytes(command)
 
 
 def _address(host: str) -> str:

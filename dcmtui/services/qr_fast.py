@@ -35,12 +35,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from dcmtui.services.dimse_fast import (
-    FileMeta,
-    add_command_fragments,
-    parse_command,
-    store_command,
-)
+from dcmtui.services.dimse_fast import FileMeta, parse_command, store_command
+from dcmtui.services.echo_fast import add_command_fragments
 from dcmtui.services.fastread import LONG_VRS
 
 LOGGER = logging.getLogger(__name__)
