@@ -156,6 +156,16 @@ class _Counts:
     warning: int = 0
     nbytes: int = 0
 
+    def summary(self, what: str, status: int, total: int, started: float) -> str:
+        """The retrieve's line for the Associations screen and the log."""
+        if status == CANCEL:
+            return f"{what}: cancelled by the peer after {self.completed} of {total}"
+        seconds = time.monotonic() - started
+        return (
+            f"{what}: {self.completed} sent, {self.failed} failed, "
+            f"{self.warning} warnings in {seconds:.1f} s"
+        )
+
 
 class QrService:
     """C-FIND / C-MOVE / C-GET / worklist handlers for one receiver."""
@@ -503,21 +513,18 @@ class QrService:
                     event.assoc,
                     _KIND[service],
                     status=CANCEL,
-                    detail=f"{what}: cancelled by the peer after "
-                    f"{counts.completed} of {len(instances)}",
+                    detail=counts.summary(what, CANCEL, len(instances), started),
                 )
                 yield CANCEL, None
                 return
             yield PENDING, self._reference(item)
-        seconds = time.monotonic() - started
         status = SUCCESS if not (counts.failed or counts.warning) else 0xB000
         self.scp.emit_for(
             event.assoc,
             _KIND[service],
             status=status,
             nbytes=counts.nbytes,
-            detail=f"{what}: {counts.completed} sent, {counts.failed} failed, "
-            f"{counts.warning} warnings in {seconds:.1f} s",
+            detail=counts.summary(what, status, len(instances), started),
         )
 
     def _on_get(self, event: Any) -> Iterator[Any]:
@@ -671,18 +678,12 @@ class QrService:
                 emit(**deferred)
             with contextlib.suppress(LaneClosed):
                 lane.close()
-        seconds = time.monotonic() - started
-        if status == CANCEL:
-            detail = (
-                f"{what}: cancelled by the peer after {counts.completed} of {total}"
-            )
-        else:
-            detail = (
-                f"{what}: {counts.completed} sent, {counts.failed} failed, "
-                f"{counts.warning} warnings in {seconds:.1f} s"
-            )
         self.scp.emit_for(
-            assoc, "c-get", status=status, nbytes=counts.nbytes, detail=detail
+            assoc,
+            "c-get",
+            status=status,
+            nbytes=counts.nbytes,
+            detail=counts.summary(what, status, total, started),
         )
 
     def _on_move(self, event: Any) -> Iterator[Any]:
@@ -788,18 +789,12 @@ class QrService:
                 status = SUCCESS
         remaining = total - done if status == CANCEL else None
         responder.final(status, counts, remaining, failed)
-        seconds = time.monotonic() - started
-        if status == CANCEL:
-            detail = (
-                f"{what}: cancelled by the peer after {counts.completed} of {total}"
-            )
-        else:
-            detail = (
-                f"{what}: {counts.completed} sent, {counts.failed} failed, "
-                f"{counts.warning} warnings in {seconds:.1f} s"
-            )
         self.scp.emit_for(
-            assoc, "c-move", status=status, nbytes=counts.nbytes, detail=detail
+            assoc,
+            "c-move",
+            status=status,
+            nbytes=counts.nbytes,
+            detail=counts.summary(what, status, total, started),
         )
 
 
