@@ -20,6 +20,7 @@ import struct
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG as stat_isreg
@@ -342,6 +343,14 @@ class _Lost(Exception):
         self.cause = cause
 
 
+def _unaccepted(members: Sequence[SendFile]) -> list[FileSendStatus]:
+    """A failure for each file of a batch whose contexts the node refused."""
+    return [
+        FileSendStatus(item.path, "failed", detail=_decision(item, {})[1])
+        for item in members
+    ]
+
+
 def _answered(prepared: _Prepared, code: int | None, comment: str) -> FileSendStatus:
     """The status of a file the node answered with ``code``."""
     item = prepared.item
@@ -390,15 +399,12 @@ class Sender:
         sending: states ``as-is``, ``convert`` or ``refused``/``failed``."""
         files, out = collect(paths, recursive)
         for contexts, members in plan_contexts(files, node.transfer_syntaxes):
-            try:
-                assoc, assoc_id = self._open(node, contexts, "pre-flight")
-                accepted = _accepted(assoc.contexts)
-                assoc.release()
-                self.scu._emit(assoc_id, node, "released")
-            except AssociationFailed as exc:
-                if "no presentation context accepted" not in exc.cause:
-                    raise
-                accepted = {}
+            accepted: dict[str, dict[str, int]] = {}
+            opened = self._open_batch(node, contexts, "pre-flight")
+            if opened is not None:
+                assoc, assoc_id = opened
+                with self._held(node, assoc, assoc_id, "stopped"):
+                    accepted = _accepted(assoc.contexts)
             for item in members:
                 state, detail = _decision(item, accepted)
                 if state == "convert":
@@ -483,16 +489,13 @@ class Sender:
         log: Any,
         stop: threading.Event,
     ) -> Iterator[SendProgress]:
-        try:
-            assoc, assoc_id = self._open(node, contexts, "C-STORE")
-        except AssociationFailed as exc:
-            if "no presentation context accepted" not in exc.cause:
-                raise
-            for item in members:
-                _state, detail = _decision(item, {})
-                yield run.finish(FileSendStatus(item.path, "failed", detail=detail))
+        opened = self._open_batch(node, contexts, "C-STORE")
+        if opened is None:
+            for status in _unaccepted(members):
+                yield run.finish(status)
             return
-        try:
+        assoc, assoc_id = opened
+        with self._held(node, assoc, assoc_id, "cancelled"):
             accepted = _accepted(assoc.contexts)
             count = 0
             try:
@@ -511,10 +514,36 @@ class Sender:
                 raise self.scu.aborted(node, "the C-STORE") from lost.cause
             if count < len(members):
                 raise SendError("send cancelled")
+
+    def _open_batch(
+        self, node: Node, contexts: list[Proposal], what: str
+    ) -> tuple[FastAssociation, str] | None:
+        """Open the association of one batch; None when the node accepts none
+        of its presentation contexts (each file then fails: ``_unaccepted``).
+
+        Raises:
+            AssociationFailed: Not connected, rejected, or aborted.
+        """
+        try:
+            return self._open(node, contexts, what)
+        except AssociationFailed as exc:
+            if "no presentation context accepted" not in exc.cause:
+                raise
+            return None
+
+    @contextmanager
+    def _held(
+        self, node: Node, assoc: FastAssociation, assoc_id: str, stopped: str
+    ) -> Iterator[None]:
+        """Release ``assoc`` after the block; abort it on any exception (a
+        consumer that stops a generator too), with why in the event stream
+        (``stopped`` when the exception says nothing)."""
+        try:
+            yield
         except BaseException as exc:
             assoc.abort()
             detail = exc.cause if isinstance(exc, AssociationFailed) else str(exc)
-            self.scu._emit(assoc_id, node, "aborted", detail=detail or "cancelled")
+            self.scu._emit(assoc_id, node, "aborted", detail=detail or stopped)
             raise
         assoc.release()
         self.scu._emit(assoc_id, node, "released")
@@ -691,16 +720,12 @@ class Sender:
         for contexts, members in plan_contexts(files, node.transfer_syntaxes):
             if stop():
                 return
-            try:
-                assoc, assoc_id = self._open(node, contexts, what)
-            except AssociationFailed as exc:
-                if "no presentation context accepted" not in exc.cause:
-                    raise
-                for item in members:
-                    _state, detail = _decision(item, {})
-                    yield item, FileSendStatus(item.path, "failed", detail=detail)
+            opened = self._open_batch(node, contexts, what)
+            if opened is None:
+                yield from zip(members, _unaccepted(members), strict=True)
                 continue
-            try:
+            assoc, assoc_id = opened
+            with self._held(node, assoc, assoc_id, "stopped"):
                 accepted = _accepted(assoc.contexts)
                 try:
                     yield from self._store_each(
@@ -708,13 +733,6 @@ class Sender:
                     )
                 except _Lost as lost:
                     raise self.scu.aborted(node, what) from lost.cause
-            except BaseException as exc:
-                assoc.abort()
-                detail = exc.cause if isinstance(exc, AssociationFailed) else str(exc)
-                self.scu._emit(assoc_id, node, "aborted", detail=detail or "stopped")
-                raise
-            assoc.release()
-            self.scu._emit(assoc_id, node, "released")
 
     async def send(
         self,
