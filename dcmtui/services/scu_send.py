@@ -13,7 +13,6 @@ and made ready (``Sender._store_each``).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import logging
 import os
 import struct
@@ -43,6 +42,11 @@ from dcmtui.services.scu import (
 )
 
 TYPE_CHECKING = False  # typing itself costs milliseconds to import
+try:  # the builtin module: hashlib loads OpenSSL (3 ms) for one short digest
+    from _sha256 import sha256
+except ImportError:  # Python 3.12 and later keep it in _sha2
+    from hashlib import sha256
+
 if TYPE_CHECKING:
     from typing import Any
 
@@ -260,7 +264,7 @@ class SendJournal:
     interrupted send can resume; removed when the job finishes cleanly."""
 
     def __init__(self, folder: Path, node: Node, calling_ae: str, paths: Iterable[str]):
-        digest = hashlib.sha256(
+        digest = sha256(
             "\n".join([node.address, calling_ae, *sorted(paths)]).encode()
         ).hexdigest()[:32]
         self.path = folder / f"{digest}.journal"
