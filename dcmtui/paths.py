@@ -22,7 +22,7 @@ def folder(env: str, kind: str) -> str:
 
     Args:
         env: The variable that overrides it (``DCMTUI_CONFIG_DIR``...).
-        kind: platformdirs' name for it.
+        kind: platformdirs' name for it (``user_{kind}_dir``).
 
     Returns:
         The folder, ``~`` expanded when it came from the variable.
@@ -41,6 +41,7 @@ _XDG = {
     "config": ("XDG_CONFIG_HOME", ".config", ""),
     "data": ("XDG_DATA_HOME", ".local/share", ""),
     "log": ("XDG_STATE_HOME", ".local/state", "log"),
+    "cache": ("XDG_CACHE_HOME", ".cache", ""),
 }
 
 
@@ -64,6 +65,12 @@ def _xdg_folder(kind: str) -> str | None:
         return None
     found = os.path.join(base, APP_NAME)
     return os.path.join(found, tail) if tail else found
+
+
+def cache_folder() -> str:
+    """The cache folder (``$DCMTUI_CACHE_DIR`` when set): what can be made
+    again, such as the unpacked single-file bundle."""
+    return folder("DCMTUI_CACHE_DIR", "cache")
 
 
 def config_folder() -> str:

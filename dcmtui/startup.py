@@ -5,13 +5,22 @@ imports ``inspect`` (with ``ast``, ``dis`` and ``tokenize``: several
 milliseconds) and uses it only to write a docstring for a dataclass that has
 none; every dataclass of dcmtui has one. ``defer_inspect`` lets that import
 wait until something really uses ``inspect``.
+
+``dataclasses`` also writes each class's methods (``__init__``, ``__repr__``,
+``__eq__``, ``__hash__``, ``__setattr__``...) as source text and compiles them,
+one ``compile`` per method, at every start: about 15 ms of ``dcmtui send``'s
+start-up went there. ``cache_dataclass_code`` keeps the compiled code, keyed by
+that exact text, in dcmtui's cache folder, so that a later start loads it
+instead (as Python keeps a module's bytecode in ``.pyc`` files).
 """
 
 from __future__ import annotations
 
 import _thread
+import marshal
+import os
 import sys
-from types import ModuleType
+from types import CodeType, ModuleType
 
 _LOCK = _thread.allocate_lock()
 
@@ -34,3 +43,75 @@ def defer_inspect() -> None:
     """Put the stand-in for ``inspect`` in place, unless it is imported already."""
     if "inspect" not in sys.modules:
         sys.modules["inspect"] = _DeferredInspect("inspect")
+
+
+_CODE: dict[str, CodeType] = {}
+"""Compiled dataclass code by its source text (see cache_dataclass_code)."""
+_NEW: list[str] = []
+"""Texts compiled in this process, not yet in the cache file."""
+_CACHE_LIMIT = 5000
+"""Entries a cache file keeps (texts from several dcmtui versions add up)."""
+
+
+def _code_cache_file() -> str:
+    """One file per interpreter build: marshal's format and the bytecode
+    belong to it."""
+    from dcmtui.paths import cache_folder
+
+    return os.path.join(cache_folder(), f"dataclass-code-{sys.hexversion:x}.marshal")
+
+
+def _cached_exec(source: object, globals: object = None, locals: object = None) -> None:
+    """``exec`` as ``dataclasses`` calls it, compiling each text once."""
+    if isinstance(source, str):
+        code = _CODE.get(source)
+        if code is None:
+            code = compile(source, "<string>", "exec", dont_inherit=True)
+            _CODE[source] = code
+            _NEW.append(source)
+        source = code
+    exec(source, globals, locals)  # type: ignore[arg-type]
+
+
+def cache_dataclass_code() -> None:
+    """Load the compiled dataclass code kept by earlier runs, and have
+    ``dataclasses`` use it (before it is imported by anything else).
+
+    ``compile`` is a pure function of the text, so a text found in the cache
+    gives the same code; a missing, unreadable or foreign file only means
+    compiling as before. Python's own ``exec`` stays in place everywhere else:
+    the name is shadowed in the ``dataclasses`` module alone."""
+    import dataclasses
+
+    if getattr(dataclasses, "exec", None) is _cached_exec:
+        return
+    try:
+        with open(_code_cache_file(), "rb") as handle:
+            loaded = marshal.load(handle)
+        if isinstance(loaded, dict):
+            _CODE.update(loaded)
+    except (OSError, EOFError, ValueError, TypeError):
+        pass
+    dataclasses.exec = _cached_exec  # type: ignore[attr-defined]
+
+
+def save_dataclass_code() -> None:
+    """Write the cache file when this run compiled something new;
+    atomically, and quietly: a folder that cannot be written to just keeps
+    the cache from helping."""
+    if not _NEW:
+        return
+    path = _code_cache_file()
+    entries = _CODE if len(_CODE) <= _CACHE_LIMIT else {t: _CODE[t] for t in _NEW}
+    _NEW.clear()
+    tmp = f"{path}.{os.getpid()}.tmp"
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(tmp, "wb") as handle:
+            marshal.dump(entries, handle)
+        os.replace(tmp, path)
+    except (OSError, ValueError):
+        import contextlib
+
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)

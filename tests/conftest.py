@@ -35,9 +35,9 @@ _no_downloads()  # at import: some tests list the files while being collected
 
 @pytest.fixture(autouse=True)
 def isolated_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """Point DCMTUI_CONFIG_DIR / DATA_DIR / LOG_DIR at a fresh folder."""
+    """Point DCMTUI_CONFIG_DIR / DATA_DIR / LOG_DIR / CACHE_DIR at a fresh folder."""
     home = tmp_path / "dcmtui-home"
-    for name in ("config", "data", "log"):
+    for name in ("config", "data", "log", "cache"):
         (home / name).mkdir(parents=True)
         monkeypatch.setenv(f"DCMTUI_{name.upper()}_DIR", str(home / name))
     yield home

@@ -14,12 +14,13 @@ import pytest
 PROBE = """
 import json, sys
 from dcmtui import paths
-ours = {k: paths.folder("DCMTUI_NOPE_DIR", k) for k in ("config", "data", "log")}
-quick = {k: paths._xdg_folder(k) for k in ("config", "data", "log")}
+KINDS = ("config", "data", "log", "cache")
+ours = {k: paths.folder("DCMTUI_NOPE_DIR", k) for k in KINDS}
+quick = {k: paths._xdg_folder(k) for k in KINDS}
 imported = "platformdirs" in sys.modules
 import platformdirs
 theirs = {k: str(getattr(platformdirs, f"user_{k}_dir")("dcmtui", appauthor=False))
-          for k in ("config", "data", "log")}
+          for k in KINDS}
 print(json.dumps([ours, quick, theirs, imported]))
 """
 
@@ -55,6 +56,7 @@ def probe(
             "XDG_CONFIG_HOME": "/x/conf",
             "XDG_DATA_HOME": "/x/data",
             "XDG_STATE_HOME": "/x/st",
+            "XDG_CACHE_HOME": "/x/cache",
         },
         {"XDG_DATA_HOME": "/x/data/"},
     ],

@@ -231,6 +231,9 @@ def run() -> None:
             the process first).
     """
     code = main()
+    from dcmtui.startup import save_dataclass_code
+
+    save_dataclass_code()
     if _ANSWERED_QUICKLY:
         if "logging" in sys.modules:
             import logging
@@ -249,6 +252,9 @@ def run() -> None:
 
 
 def _startup() -> Settings:
+    from dcmtui.startup import cache_dataclass_code
+
+    cache_dataclass_code()  # first: the quick paths make no dataclass
     from dcmtui.config import load_settings
     from dcmtui.logs import setup_logging
 

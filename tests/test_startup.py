@@ -1,0 +1,80 @@
+"""startup.cache_dataclass_code: the methods dataclasses generates are compiled
+once and loaded from the cache folder by later starts, with the same
+behaviour; a missing or damaged cache file only means compiling again."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+PROBE = """
+import builtins, json, dataclasses
+from dcmtui import startup
+startup.cache_dataclass_code()
+from dcmtui.models import Node
+a = Node(name="a", ae_title="PACS", host="h", port=104)
+b = Node(name="a", ae_title="PACS", host="h", port=104)
+try:
+    a.port = 1
+    frozen = False
+except dataclasses.FrozenInstanceError:
+    frozen = True
+print(json.dumps({
+    "compiled": len(startup._NEW),
+    "known": len(startup._CODE),
+    "equal": a == b and hash(a) == hash(b),
+    "repr": repr(a).startswith("Node(name='a', ae_title='PACS'"),
+    "frozen": frozen,
+    "builtin_exec": builtins.exec is exec and dataclasses.exec is not exec,
+}))
+startup.save_dataclass_code()
+"""
+
+
+def probe(cache: Path) -> dict[str, object]:
+    env = {**os.environ, "DCMTUI_CACHE_DIR": str(cache)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    result: dict[str, object] = json.loads(proc.stdout)
+    return result
+
+
+def test_second_start_compiles_nothing(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = probe(cache)
+    assert isinstance(first["compiled"], int) and first["compiled"] > 10
+    (saved,) = cache.glob("dataclass-code-*.marshal")
+    second = probe(cache)
+    assert second["compiled"] == 0
+    assert second["known"] == first["known"]
+    for result in (first, second):
+        assert result["equal"] and result["repr"] and result["frozen"]
+        assert result["builtin_exec"]  # shadowed in dataclasses alone
+    assert saved.exists() and not list(cache.glob("*.tmp"))
+
+
+def test_damaged_cache_file_means_compiling(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    probe(cache)
+    (saved,) = cache.glob("dataclass-code-*.marshal")
+    saved.write_bytes(b"\x00not marshal" * 10)
+    result = probe(cache)
+    assert isinstance(result["compiled"], int) and result["compiled"] > 10
+    assert result["equal"] and result["frozen"]
+    assert probe(cache)["compiled"] == 0  # written anew
+
+
+def test_unwritable_cache_folder_is_quiet(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    result = probe(blocker / "sub")
+    assert result["equal"] and result["frozen"]
