@@ -28,6 +28,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -175,6 +176,7 @@ async def screen_timings(path: Path) -> dict[str, float]:
             redraw()
             out[name] = time.perf_counter() - t
             await pilot.pause(0)
+    shutil.rmtree(empty, ignore_errors=True)
     return out
 
 

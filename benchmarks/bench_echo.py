@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -105,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         os.killpg(scp.pid, signal.SIGTERM)
         scp.wait(5)
+        shutil.rmtree(home, ignore_errors=True)
     ms = {k: statistics.median(v) * 1000 for k, v in times.items()}
     floor = interpreter_floor(args.python)
     print(

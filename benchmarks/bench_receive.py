@@ -14,8 +14,12 @@ the per-repetition ratios (each repetition's dcmtui time against the storescp
 time measured just before it). Receiver CPU is the process's user + system
 time during the run. Peak memory is the receiver process's VmHWM.
 
-Between runs the received files are moved out of the stores into a trash
-folder, deleted only after the last timing: deleting thousands of files just
+Before each timed run the page cache is written out (``sync``) and both
+receivers are left to finish what they do after the last file (dcmtui's index
+writer), and the order of the two alternates from one repetition to the next:
+no run pays for the writeback or the bookkeeping of the run before it. Between
+runs the received files are moved out of the stores into a trash folder,
+deleted only after the last timing: deleting thousands of files just
 before a run makes the next file creations scan the recently freed inodes
 (ext4 without a journal: 20 us per file becomes 300-900 us here), which would
 time the file system rather than the receivers, differently for whichever
@@ -40,6 +44,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 
@@ -243,6 +248,20 @@ def _send(port: int, groups: list[list[Path]]) -> float:
     return time.perf_counter() - t0
 
 
+def _settle(receivers: Iterable[Receiver]) -> None:
+    """Before a timed run: write the page cache out (``sync``) and wait until
+    no receiver is still busy (dcmtui's index writer finishes its batch after
+    the last file is on disk), so that a run pays for neither the writeback
+    nor the bookkeeping of the run before it, whichever receiver that was."""
+    os.sync()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        before = sum(rx.cpu_seconds() for rx in receivers)
+        time.sleep(0.2)
+        if sum(rx.cpu_seconds() for rx in receivers) == before:
+            return
+
+
 def _wait_received(rx: Receiver, count: int) -> None:
     deadline = time.monotonic() + 30
     while rx.received() < count and time.monotonic() < deadline:
@@ -283,9 +302,13 @@ def main(argv: list[str] | None = None) -> int:
                 times: dict[str, list[float]] = {name: [] for name in receivers}
                 cpu: dict[str, list[float]] = {name: [] for name in receivers}
                 lost: dict[str, int] = dict.fromkeys(receivers, 0)
-                for _ in range(args.reps):
-                    for name, rx in receivers.items():
+                for rep in range(args.reps):
+                    order = list(receivers.items())
+                    if rep % 2:
+                        order.reverse()  # neither always runs first
+                    for name, rx in order:
                         rx.clear(trash)
+                        _settle(receivers.values())
                         before = rx.cpu_seconds()
                         seconds = _send(rx.port, groups)
                         _wait_received(rx, count)
