@@ -47,18 +47,28 @@ def defer_inspect() -> None:
 
 _CODE: dict[str, CodeType] = {}
 """Compiled dataclass code by its source text (see cache_dataclass_code)."""
+_USED: set[str] = set()
+"""Texts this process has made a class method from."""
 _NEW: list[str] = []
 """Texts compiled in this process, not yet in the cache file."""
-_CACHE_LIMIT = 5000
-"""Entries a cache file keeps (texts from several dcmtui versions add up)."""
+_FILE: list[str] = []
+"""The cache file of this process (set by cache_dataclass_code)."""
+_CACHE_LIMIT = 2000
+"""Entries a cache file keeps; beyond, only those this run used (texts from
+earlier dcmtui versions would otherwise add up, and loading costs about
+4 us an entry)."""
 
 
-def _code_cache_file() -> str:
-    """One file per interpreter build: marshal's format and the bytecode
-    belong to it."""
+def _code_cache_file(kind: str) -> str:
+    """One file per kind of run (each command, the app: each loads only
+    what it uses) and per interpreter build (marshal's format and the
+    bytecode belong to it)."""
     from dcmtui.paths import cache_folder
 
-    return os.path.join(cache_folder(), f"dataclass-code-{sys.hexversion:x}.marshal")
+    name = "".join(c if c.isalnum() else "-" for c in kind)[:40]
+    return os.path.join(
+        cache_folder(), f"dataclass-code-{name}-{sys.hexversion:x}.marshal"
+    )
 
 
 def _cached_exec(source: object, globals: object = None, locals: object = None) -> None:
@@ -69,13 +79,15 @@ def _cached_exec(source: object, globals: object = None, locals: object = None) 
             code = compile(source, "<string>", "exec", dont_inherit=True)
             _CODE[source] = code
             _NEW.append(source)
+        _USED.add(source)
         source = code
     exec(source, globals, locals)  # type: ignore[arg-type]
 
 
-def cache_dataclass_code() -> None:
-    """Load the compiled dataclass code kept by earlier runs, and have
-    ``dataclasses`` use it (before it is imported by anything else).
+def cache_dataclass_code(kind: str) -> None:
+    """Load the compiled dataclass code kept by earlier runs of this
+    ``kind`` (a command's name, or ``app``), and have ``dataclasses`` use it
+    (before it is imported by anything else).
 
     ``compile`` is a pure function of the text, so a text found in the cache
     gives the same code; a missing, unreadable or foreign file only means
@@ -85,8 +97,9 @@ def cache_dataclass_code() -> None:
 
     if getattr(dataclasses, "exec", None) is _cached_exec:
         return
+    _FILE[:] = [_code_cache_file(kind)]
     try:
-        with open(_code_cache_file(), "rb") as handle:
+        with open(_FILE[0], "rb") as handle:
             loaded = marshal.load(handle)
         if isinstance(loaded, dict):
             _CODE.update(loaded)
@@ -99,10 +112,10 @@ def save_dataclass_code() -> None:
     """Write the cache file when this run compiled something new;
     atomically, and quietly: a folder that cannot be written to just keeps
     the cache from helping."""
-    if not _NEW:
+    if not _NEW or not _FILE:
         return
-    path = _code_cache_file()
-    entries = _CODE if len(_CODE) <= _CACHE_LIMIT else {t: _CODE[t] for t in _NEW}
+    path = _FILE[0]
+    entries = _CODE if len(_CODE) <= _CACHE_LIMIT else {t: _CODE[t] for t in _USED}
     _NEW.clear()
     tmp = f"{path}.{os.getpid()}.tmp"
     try:

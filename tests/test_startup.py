@@ -13,7 +13,7 @@ from pathlib import Path
 PROBE = """
 import builtins, json, dataclasses
 from dcmtui import startup
-startup.cache_dataclass_code()
+startup.cache_dataclass_code("probe")
 from dcmtui.models import Node
 a = Node(name="a", ae_title="PACS", host="h", port=104)
 b = Node(name="a", ae_title="PACS", host="h", port=104)
@@ -78,3 +78,34 @@ def test_unwritable_cache_folder_is_quiet(tmp_path: Path) -> None:
     blocker.write_text("not a folder")
     result = probe(blocker / "sub")
     assert result["equal"] and result["frozen"]
+
+
+PRUNE = """
+import marshal
+from dcmtui import startup
+startup.cache_dataclass_code("probe")
+startup._CODE.update({f"# {i}": compile("pass", "<s>", "exec") for i in range(3000)})
+import dcmtui.models
+startup._NEW.append("# 0")
+startup.save_dataclass_code()
+(path,) = startup._FILE
+kept = marshal.load(open(path, "rb"))
+assert kept and not any(t.startswith("#") for t in kept), len(kept)
+assert set(kept) == startup._USED, (len(kept), len(startup._USED))
+print(path)
+"""
+
+
+def test_cache_file_per_kind_keeps_what_is_used_beyond_its_limit(
+    tmp_path: Path,
+) -> None:
+    env = {**os.environ, "DCMTUI_CACHE_DIR": str(tmp_path)}
+    proc = subprocess.run(
+        [sys.executable, "-c", PRUNE],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert Path(proc.stdout.strip()).name.startswith("dataclass-code-probe-")

@@ -194,13 +194,13 @@ def main(argv: list[str] | None = None) -> int:
                 if code is not None:
                     _ANSWERED_QUICKLY.append(code)
                     return code
-            settings = _startup()
+            settings = _startup(argv[0])
             code = command.run(args, settings)
             if command.exits_at_once:
                 _ANSWERED_QUICKLY.append(code)
             return code
         args = _main_parser().parse_args(argv)
-        settings = _startup()
+        settings = _startup("app")
         return _run_app(args, settings)
     except KeyboardInterrupt:
         return 130
@@ -251,10 +251,10 @@ def run() -> None:
     raise SystemExit(code)
 
 
-def _startup() -> Settings:
+def _startup(kind: str) -> Settings:
     from dcmtui.startup import cache_dataclass_code
 
-    cache_dataclass_code()  # first: the quick paths make no dataclass
+    cache_dataclass_code(kind)  # first: the quick paths make no dataclass
     from dcmtui.config import load_settings
     from dcmtui.logs import setup_logging
 
