@@ -4,7 +4,10 @@ A short command's time is mostly Python's start-up and imports. ``dataclasses``
 imports ``inspect`` (with ``ast``, ``dis`` and ``tokenize``: several
 milliseconds) and uses it only to write a docstring for a dataclass that has
 none; every dataclass of dcmtui has one. ``defer_inspect`` lets that import
-wait until something really uses ``inspect``.
+wait until something really uses ``inspect``; ``defer_logging`` does the same
+for ``logging`` (about 5 ms with ``traceback``, ``linecache``, ``tokenize`` and
+``string``), which most runs of a command never use: its set-up is applied
+when something first does.
 
 ``dataclasses`` also writes each class's methods (``__init__``, ``__repr__``,
 ``__eq__``, ``__hash__``, ``__setattr__``...) as source text and compiles them,
@@ -22,27 +25,69 @@ import os
 import sys
 from types import CodeType, ModuleType
 
-_LOCK = _thread.allocate_lock()
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+_LOCK = _thread.RLock()
+"""Re-entrant: importing one deferred module may touch another."""
+_THEN: dict[str, Callable[[], None]] = {}
+"""What to run once a deferred module is really imported (see defer)."""
 
 
-class _DeferredInspect(ModuleType):
-    """Stands in ``sys.modules`` for ``inspect`` until an attribute is asked
-    for; then imports the real module and takes on its attributes, so that a
-    module which imported the stand-in sees the real functions."""
+class _Deferred(ModuleType):
+    """Stands in ``sys.modules`` for a module until an attribute is asked for
+    (``__path__`` too: ``import logging.handlers`` asks its parent for it);
+    then imports the real module, runs what was to follow it (``_THEN``) and
+    takes on its attributes, so that a module which imported the stand-in
+    sees the real functions."""
 
     def __getattr__(self, name: str) -> object:
+        module = self.__dict__.get("__name__", "")
         with _LOCK:
-            if sys.modules.get("inspect") is self:
-                del sys.modules["inspect"]
-            real = __import__("inspect")
+            if sys.modules.get(module) is self:
+                del sys.modules[module]
+            real = __import__(module)
             self.__dict__.update(real.__dict__)
+            then = _THEN.pop(module, None)
+            if then is not None:
+                then()
         return getattr(real, name)
+
+
+class _DeferredInspect(_Deferred):
+    """The stand-in for ``inspect``."""
+
+
+class _DeferredLogging(_Deferred):
+    """The stand-in for ``logging`` (see dcmtui.logs.setup_logging)."""
 
 
 def defer_inspect() -> None:
     """Put the stand-in for ``inspect`` in place, unless it is imported already."""
     if "inspect" not in sys.modules:
         sys.modules["inspect"] = _DeferredInspect("inspect")
+
+
+def defer_logging(then: Callable[[], None]) -> bool:
+    """Put the stand-in for ``logging`` in place, to run ``then`` (the log
+    set-up) as soon as anything really uses logging.
+
+    Returns:
+        False when logging is imported already (then run ``then`` now)."""
+    with _LOCK:
+        current = sys.modules.get("logging")
+        if current is not None and not isinstance(current, _DeferredLogging):
+            return False
+        _THEN["logging"] = then
+        if current is None:
+            sys.modules["logging"] = _DeferredLogging("logging")
+        return True
+
+
+def deferred(name: str) -> bool:
+    """Whether ``name`` is still a stand-in, not really imported."""
+    return isinstance(sys.modules.get(name), _Deferred)
 
 
 _CODE: dict[str, CodeType] = {}

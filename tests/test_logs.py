@@ -77,3 +77,56 @@ def test_short_commands_do_not_import_the_handlers_module() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0 and not proc.stderr, proc.stderr
+
+
+DEFERRED = """
+import sys, warnings
+from pathlib import Path
+from dcmtui.logs import setup_logging
+from dcmtui.startup import deferred
+path = setup_logging(Path(sys.argv[1]), "INFO")
+assert deferred("logging"), "logging imported by the set-up"
+step = sys.argv[2]
+if step == "warning":
+    warnings.warn("careful there")
+    warnings.warn("and again")
+elif step == "library":
+    import logging
+    logging.getLogger("somelibrary").warning("library warning")
+    logging.getLogger("dcmtui.test").info("hello %s", "there")
+elif step == "handlers":
+    import logging.handlers
+    assert logging.handlers.RotatingFileHandler
+    logging.getLogger("dcmtui.test").info("hello %s", "there")
+assert not deferred("logging")
+import logging
+for handler in logging.getLogger().handlers:
+    handler.flush()
+print(path)
+"""
+
+
+@pytest.mark.parametrize("step", ["warning", "library", "handlers"])
+def test_deferred_set_up_applies_at_first_use(tmp_path: Path, step: str) -> None:
+    """In a fresh interpreter the set-up leaves logging unimported (about 5 ms
+    saved); the first use of logging, by a warning, a library or ``import
+    logging.handlers``, applies it: everything lands in the file, nothing on
+    the terminal."""
+    import subprocess
+
+    proc = subprocess.run(
+        [sys.executable, "-c", DEFERRED, str(tmp_path / "log"), step],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == ""
+    text = Path(proc.stdout.strip()).read_text(encoding="utf-8")
+    if step == "warning":
+        assert "WARNING py.warnings" in text and "careful there" in text
+        assert "and again" in text
+    else:
+        assert "INFO dcmtui.test: hello there" in text
+    if step == "library":
+        assert "WARNING somelibrary: library warning" in text

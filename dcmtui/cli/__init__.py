@@ -235,7 +235,9 @@ def run() -> None:
 
     save_dataclass_code()
     if _ANSWERED_QUICKLY:
-        if "logging" in sys.modules:
+        from dcmtui.startup import deferred
+
+        if "logging" in sys.modules and not deferred("logging"):
             import logging
 
             logging.shutdown()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-import logging
 import threading
 from collections.abc import AsyncIterator, Callable
 
@@ -20,7 +19,6 @@ TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
     import asyncio
 
-LOGGER = logging.getLogger(__name__)
 Sink = Callable[[AssocEvent], None]
 
 
@@ -69,7 +67,9 @@ class EventBus:
             try:
                 sink(event)
             except Exception:
-                LOGGER.exception("event sink failed")
+                import logging  # here: most runs never need it (see dcmtui.logs)
+
+                logging.getLogger(__name__).exception("event sink failed")
         for loop, queue in subscribers:
             if not loop.is_closed():
                 with contextlib.suppress(RuntimeError):  # loop closed meanwhile

@@ -8,7 +8,6 @@ that says what happened and what to try, in words a DICOM user knows.
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 import threading
 import time
@@ -31,7 +30,6 @@ if TYPE_CHECKING:
 
     from dcmtui.services.dimse_fast import FastAssociation, Negotiated, Proposal
 
-LOGGER = logging.getLogger(__name__)
 MAX_CONTEXTS = 128
 DEFAULT_MAX_PDU = 1_048_576
 """The PDU size we accept when the node sets none: large PDUs cost less."""

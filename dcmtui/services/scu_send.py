@@ -13,7 +13,6 @@ and made ready (``Sender._store_each``).
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import struct
 import threading
@@ -50,7 +49,6 @@ except ImportError:  # Python 3.12 and later keep it in _sha2
 if TYPE_CHECKING:
     from typing import Any
 
-LOGGER = logging.getLogger(__name__)
 EXPLICIT_LE = "1.2.840.10008.1.2.1"
 IMPLICIT_LE = "1.2.840.10008.1.2"
 UNCOMPRESSED = (EXPLICIT_LE, IMPLICIT_LE)
