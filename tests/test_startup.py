@@ -34,17 +34,22 @@ startup.save_dataclass_code()
 """
 
 
-def probe(cache: Path) -> dict[str, object]:
+def run(code: str, cache: Path) -> str:
+    """Run ``code`` in a fresh interpreter with ``cache`` as the cache folder."""
     env = {**os.environ, "DCMTUI_CACHE_DIR": str(cache)}
     proc = subprocess.run(
-        [sys.executable, "-c", PROBE],
+        [sys.executable, "-c", code],
         env=env,
         capture_output=True,
         text=True,
         timeout=60,
     )
     assert proc.returncode == 0, proc.stderr
-    result: dict[str, object] = json.loads(proc.stdout)
+    return proc.stdout
+
+
+def probe(cache: Path) -> dict[str, object]:
+    result: dict[str, object] = json.loads(run(PROBE, cache))
     return result
 
 
@@ -99,13 +104,5 @@ print(path)
 def test_cache_file_per_kind_keeps_what_is_used_beyond_its_limit(
     tmp_path: Path,
 ) -> None:
-    env = {**os.environ, "DCMTUI_CACHE_DIR": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-c", PRUNE],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert Path(proc.stdout.strip()).name.startswith("dataclass-code-probe-")
+    path = Path(run(PRUNE, tmp_path).strip())
+    assert path.name.startswith("dataclass-code-probe-")
