@@ -40,12 +40,12 @@ from dcmtui.services.scu import (
     _uid_name,
 )
 
-TYPE_CHECKING = False  # typing itself costs milliseconds to import
 try:  # the builtin module: hashlib loads OpenSSL (3 ms) for one short digest
     from _sha256 import sha256
 except ImportError:  # Python 3.12 and later keep it in _sha2
     from hashlib import sha256
 
+TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
     from typing import Any
 
