@@ -15,6 +15,7 @@ import re
 import tempfile
 import threading
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -150,18 +151,34 @@ class _Live:
     context_id: int | None = None
     stop: threading.Event = field(default_factory=threading.Event)
     finished: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    """Held to queue a C-CANCEL, and to end :meth:`running`: a C-CANCEL never
+    follows the release request (pynetdicom's DUL thread fails on a P-DATA
+    after A-RELEASE-RQ, and the release then waits for its timeout)."""
+
+    @contextmanager
+    def running(self, assoc: Association) -> Iterator[None]:
+        """While the operation runs on ``assoc``, it can be cancelled."""
+        with self.lock:
+            self.assoc = assoc
+        try:
+            yield
+        finally:
+            with self.lock:
+                self.assoc = None  # the release comes next
 
     def cancel(self, grace: float = 5.0) -> None:
         """C-CANCEL, then abort if the node does not end the operation."""
         self.stop.set()
-        assoc = self.assoc
-        if assoc is None or self.finished.is_set():
-            return
-        try:
-            if assoc.is_established:
-                assoc.send_c_cancel(self.msg_id, self.context_id)
-        except Exception:
-            LOGGER.exception("C-CANCEL failed")
+        with self.lock:
+            assoc = self.assoc
+            if assoc is None or self.finished.is_set():
+                return
+            try:
+                if assoc.is_established:
+                    assoc.send_c_cancel(self.msg_id, self.context_id)
+            except Exception:
+                LOGGER.exception("C-CANCEL failed")
         if not self.finished.wait(grace) and assoc.is_established:
             assoc.abort()
 
@@ -332,11 +349,13 @@ class Retriever:
 
         model = _FIND[root]
         level_name = "WORKLIST" if root == "worklist" else level.upper()
-        with self.scu.associate(node, [build_context(model)], what="C-FIND") as (
-            assoc,
-            assoc_id,
+        with (
+            self.scu.associate(node, [build_context(model)], what="C-FIND") as (
+                assoc,
+                assoc_id,
+            ),
+            live.running(assoc),
         ):
-            live.assoc = assoc
             live.context_id = assoc.accepted_contexts[0].context_id
             matches = 0
             final: int | None = None
@@ -471,11 +490,13 @@ class Retriever:
                 return 0x0000
 
             handlers.append((evt.EVT_C_STORE, on_store))
-        with self.scu.associate(
-            node, contexts, ext_neg=roles, evt_handlers=handlers, what=what
-        ) as (assoc, assoc_id):
+        with (
+            self.scu.associate(
+                node, contexts, ext_neg=roles, evt_handlers=handlers, what=what
+            ) as (assoc, assoc_id),
+            live.running(assoc),
+        ):
             assoc_ids.append(assoc_id)
-            live.assoc = assoc
             main_cx = (
                 next(
                     cx for cx in assoc.accepted_contexts if cx.abstract_syntax == model

@@ -112,7 +112,10 @@ async def test_patient_root(archive: Archive) -> None:
     assert sorted(p["PatientID"] for p in patients) == ["PID0", "PID1"]
 
 
+@pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 async def test_stopping_a_find_closes_the_association(archive: Archive) -> None:
+    """Closing the results mid-stream cancels and releases; pynetdicom's
+    thread must not fail on a C-CANCEL queued after the release request."""
     bus = EventBus()
     found = retriever(bus).find(archive.node, "IMAGE", [parse_key("PatientID=*")])
     async for _ in found:
