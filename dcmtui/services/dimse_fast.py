@@ -74,11 +74,9 @@ def same_host(peer: str, local: str) -> bool:
 
 def _bound_same_host_buffer(sock: socket.socket) -> None:
     """Bound the send buffer for a peer on this host (SAME_HOST_SEND_BUFFER)."""
-    try:
+    with contextlib.suppress(OSError):  # not an IP socket, or gone already
         if same_host(sock.getpeername()[0], sock.getsockname()[0]):
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SAME_HOST_SEND_BUFFER)
-    except OSError:  # not an IP socket, or gone already: nothing to tune
-        pass
 
 
 class UpperLayerError(Exception):
