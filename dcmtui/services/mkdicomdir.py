@@ -10,7 +10,9 @@ pixel data of native files is copied, compressed ones are decoded) unless
 asked to keep them.
 
 An existing file-set (a folder with a DICOMDIR) is updated: the new
-instances are added beside the ones it has, which stay where they are.
+instances are added beside the ones it has, which stay where they are, under
+their own file IDs (pydicom's ``FileSet.write`` would move every file into
+its own layout, renaming those another tool such as dcmmkdir wrote).
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydicom import dcmread
 from pydicom.errors import InvalidDicomError
@@ -29,6 +32,9 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 from dcmtui.services.convert import convert_file
 from dcmtui.services.errors import DcmtuiError
+
+if TYPE_CHECKING:
+    from pydicom.fileset import FileInstance, FileSet
 
 _ID_CHARS = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -98,6 +104,64 @@ def _invented(source: Path, target: Path) -> Path:
             setattr(ds, keyword, value)
     ds.save_as(target, enforce_file_format=True)
     return target
+
+
+def _free_file_id(
+    root: Path, wanted: list[str], taken: set[tuple[str, ...]]
+) -> list[str]:
+    """``wanted`` (pydicom's file ID for a new instance), or, when that names
+    a file already there, the same folder with the next free file name."""
+    prefix, folder = wanted[-1][:2], wanted[:-1]
+    ancestors = [root.joinpath(*folder[: i + 1]) for i in range(len(folder))]
+    if any(p.exists() and not p.is_dir() for p in ancestors):
+        folder = ["DCMTUI"]  # a file where a folder should be: a folder of our own
+    candidates = [wanted[-1]] + [f"{prefix}{n:06d}" for n in range(10**6)]
+    for name in candidates:
+        parts = [*folder, name]
+        key = tuple(part.upper() for part in parts)
+        if key not in taken and not root.joinpath(*parts).exists():
+            taken.add(key)
+            return parts
+    raise DicomdirError(f"no free file ID left in {root.joinpath(*folder)}")
+
+
+def _write_in_place(fs: FileSet, root: Path) -> None:
+    """Write an updated file-set, leaving its files where they are: each new
+    instance is copied to a free file ID of its own, then only the DICOMDIR
+    is rewritten (``FileSet.write(use_existing=True)``, which pydicom allows
+    once no instance is staged for addition)."""
+    staged: list[FileInstance] = [i for i in fs if i.for_addition]
+    taken = {
+        tuple(str(part).upper() for part in _file_id(i))
+        for i in fs
+        if not i.for_addition
+    }
+    written: list[Path] = []
+    try:
+        for instance in staged:
+            parts = _free_file_id(root, instance.FileID.split(os.sep), taken)
+            target = root.joinpath(*parts)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(instance.path, target)
+            written.append(target)
+            # pydicom keeps no public way to place an added instance itself:
+            # give the record its file ID and unstage it.
+            instance.node._record.ReferencedFileID = parts
+            fs._stage["+"].pop(instance.SOPInstanceUID, None)
+            instance._apply_stage("x")
+        fs._stage["^"] = True  # the DICOMDIR itself changed
+        fs.write(use_existing=True)
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
+
+
+def _file_id(instance: FileInstance) -> list[str]:
+    value = instance.node._record.get("ReferencedFileID")
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
 
 
 def make_dicomdir(
@@ -198,7 +262,7 @@ def make_dicomdir(
         out_dir.mkdir(parents=True, exist_ok=True)
         try:
             if result.updated:
-                fs.write()
+                _write_in_place(fs, out_dir)
             else:
                 fs.write(os.fspath(out_dir))
         except (ValueError, OSError) as exc:

@@ -154,3 +154,54 @@ def test_file_id_rule() -> None:
     assert not valid_file_id(["image001.dcm"])
     assert not valid_file_id(["TOOLONGNAME"])
     assert not valid_file_id([])
+
+
+def test_update_of_a_dcmmkdir_file_set_moves_none_of_its_files(
+    tmp_path: Path,
+) -> None:
+    """A file-set written by another tool keeps its file IDs: the new
+    instances go beside them (pydicom's FileSet.write alone would move every
+    file into its own PT/ST/SE/IM layout)."""
+    sources = _corpus(tmp_path / "in")
+    explicit, implicit = sources[0::4] + sources[1::4], sources[2::4] + sources[3::4]
+    out = tmp_path / "cd"
+    for n, source in enumerate(explicit):
+        (out / "DATA").mkdir(parents=True, exist_ok=True)
+        (out / "DATA" / f"IMG{n}").write_bytes(source.read_bytes())
+    subprocess.run(
+        [require("dcmmkdir"), "+r", "-Pgp", "DATA"],
+        cwd=out,
+        check=True,
+        capture_output=True,
+    )
+    before = {p: p.read_bytes() for p in (out / "DATA").iterdir()}
+    # A stray file where pydicom would put the first new instance.
+    stray = out / "PT000000" / "ST000000" / "SE000000" / "IM000002"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"not in the file-set")
+    result = make_dicomdir(implicit, out)
+    assert result.updated and (result.added, result.converted, result.total) == (
+        4,
+        4,
+        8,
+    )
+    for path, data in before.items():
+        assert path.read_bytes() == data
+    assert stray.read_bytes() == b"not in the file-set"
+    ids = [r[2] for r in _records(out / "DICOMDIR") if r[2]]
+    assert sum(i.startswith("DATA/") for i in ids) == 4 and len(set(ids)) == 8
+    assert all(valid_file_id(i.split("/")) for i in ids)
+    folders = sorted(p.name for p in out.iterdir() if p.is_dir())
+    reference = tmp_path / "DICOMDIR.dcmtk"
+    stray.unlink()
+    subprocess.run(
+        [require("dcmmkdir"), "+r", "+id", str(out), "+D", str(reference), *folders],
+        check=True,
+        capture_output=True,
+        cwd=out,
+    )
+    assert _records(out / "DICOMDIR") == _records(reference)
+    check = subprocess.run(
+        [require("dciodvfy"), str(out / "DICOMDIR")], capture_output=True, text=True
+    )
+    assert "Error" not in check.stdout + check.stderr
