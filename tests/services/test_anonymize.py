@@ -202,3 +202,60 @@ async def test_async_and_failures(tmp_path: Path) -> None:
     assert [r.ok for r in results] == [True, False]
     with pytest.raises(AnonymizeError, match="unknown retain option"):
         anonymize_file(a, tmp_path / "x.dcm", frozenset({"everything"}))
+
+
+def test_more_of_table_e1_1(tmp_path: Path) -> None:
+    """Attributes of the basic profile beyond the patient module: AE titles,
+    stations, request reasons, provenance, thumbnails, trial IDs, and the
+    UIDs of references; the options keep what they should."""
+    icon = Dataset()
+    icon.Rows = 1
+    ref = Dataset()
+    ref.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
+    ref.ReferencedSOPInstanceUID = "1.2.3.4.5.6.99"
+    fields = {
+        "StationAETitle": "CT_SCANNER_3",
+        "RetrieveAETitle": "PACS_MAIN",
+        "PerformedStationName": "CT3 ROOM 12",
+        "PerformedLocation": "BUILDING B",
+        "ReasonForStudy": "SUSPECTED FRACTURE",
+        "FrameComments": "MR SMITH MOVED",
+        "ClinicalTrialSubjectID": "SUBJ-0042",
+        "ContrastBolusAgent": "OMNIPAQUE",
+        "TimezoneOffsetFromUTC": "+0100",
+        "PerformedProcedureStepStartDateTime": "20240102101500",
+        "IconImageSequence": Sequence([icon]),
+        "ReferencedPerformedProcedureStepSequence": Sequence([ref]),
+        "PaletteColorLookupTableUID": "1.2.3.4.5.6.77",
+    }
+    path = write_image(tmp_path / "more.dcm", **fields)
+    result = anonymize_file(path, tmp_path / "out.dcm")
+    ds = pydicom.dcmread(tmp_path / "out.dcm")
+    for gone in (
+        "StationAETitle",
+        "RetrieveAETitle",
+        "PerformedStationName",
+        "PerformedLocation",
+        "ReasonForStudy",
+        "FrameComments",
+        "TimezoneOffsetFromUTC",
+        "PerformedProcedureStepStartDateTime",
+        "IconImageSequence",
+        "ReferencedPerformedProcedureStepSequence",
+    ):
+        assert gone not in ds, gone
+    assert ds.ClinicalTrialSubjectID == "ANONYMIZED"
+    assert ds.ContrastBolusAgent == ""
+    assert ds.PaletteColorLookupTableUID.startswith("2.25.")
+    dump = (tmp_path / "out.dcm").read_bytes()
+    for value in ("CT_SCANNER_3", "BUILDING B", "MR SMITH", "SUBJ-0042", "1.2.3.4.5.6"):
+        assert value.encode() not in dump, value
+    assert {c.keyword for c in result.changes} >= {"StationAETitle", "FrameComments"}
+    keep = frozenset({"device", "dates", "uids"})
+    anonymize_file(path, tmp_path / "kept.dcm", keep)
+    ds = pydicom.dcmread(tmp_path / "kept.dcm")
+    assert ds.PerformedStationName == "CT3 ROOM 12"  # device identity
+    assert ds.TimezoneOffsetFromUTC == "+0100"  # full dates
+    assert ds.ReferencedPerformedProcedureStepSequence[0] == ref  # UIDs
+    assert "StationAETitle" not in ds  # AE titles are never kept
+    assert _errors(tmp_path / "out.dcm") <= _errors(path)
