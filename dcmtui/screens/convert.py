@@ -116,7 +116,12 @@ class _JobScreen(Screen[None]):
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            self.notify(str(event.worker.error), severity="error", timeout=8)
+            self.notify(
+                visible(str(event.worker.error)),
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             self._summary(f"Stopped: {event.worker.error}")
 
     def _summary(self, text: str) -> None:

@@ -90,4 +90,9 @@ class DicomdirScreen(Screen[None]):
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            self.notify(visible(str(event.worker.error)), severity="error", timeout=8)
+            self.notify(
+                visible(str(event.worker.error)),
+                severity="error",
+                timeout=8,
+                markup=False,
+            )

@@ -97,7 +97,12 @@ class DiffScreen(Screen[None]):
     @on(Worker.StateChanged)
     def _worker_failed(self, event: Worker.StateChanged) -> None:
         if event.state is WorkerState.ERROR:
-            self.notify(str(event.worker.error), severity="error", timeout=8)
+            self.notify(
+                visible(str(event.worker.error)),
+                severity="error",
+                timeout=8,
+                markup=False,
+            )
             self.query_one("#summary", Static).update(
                 Text(visible(str(event.worker.error)))
             )

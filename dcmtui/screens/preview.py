@@ -189,7 +189,7 @@ class PreviewScreen(Screen[None]):
         if event.state is WorkerState.ERROR:
             message = str(event.worker.error)
             self._show_message(message)
-            self.notify(message, severity="error", timeout=8)
+            self.notify(visible(message), severity="error", timeout=8, markup=False)
 
     def _show_message(self, message: str) -> None:
         widget = self.query_one("#message", Static)
@@ -342,7 +342,7 @@ class PreviewScreen(Screen[None]):
             frame_picture, source, self.frame, self.window, self.invert
         )
         target = await asyncio.to_thread(write_png, img, Path(answer))
-        self.notify(f"Saved {visible(str(target))}", timeout=4)
+        self.notify(f"Saved {visible(str(target))}", timeout=4, markup=False)
 
     def action_toggle_graphics(self) -> None:
         if self.graphics is None:
@@ -350,6 +350,7 @@ class PreviewScreen(Screen[None]):
                 "This terminal has no graphics protocol dcmtui can use (Kitty or "
                 "Sixel, with pip install 'dcmtui[graphics]'); half blocks it is.",
                 timeout=4,
+                markup=False,
             )
             return
         self.use_graphics = not self.use_graphics

@@ -6,10 +6,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from textual.content import Content
+from textual.notifications import Notification
 from textual.widgets import Static
 
 from dcmtui.screens.preview import PreviewScreen, render_cells
-from dcmtui.services.pixels import open_pixels
+from dcmtui.services.pixels import PixelError, missing_codec_message, open_pixels
 from dcmtui.services.render import HALF_BLOCK
 from tests.factories import write_dicom
 from tests.imaging import gradient, write_image
@@ -159,7 +161,35 @@ async def test_g_without_graphics_says_why(tmp_path: Path) -> None:
         await pilot.press("g")
         await pilot.pause()
         assert not screen.use_graphics
-        assert any("graphics protocol" in str(n.message) for n in app._notifications)
+        assert any("dcmtui[graphics]" in _shown(n) for n in app._notifications)
+
+
+def _shown(notification: Notification) -> str:
+    """A toast's text as Textual draws it (markup parsed when it is on)."""
+    message = notification.message
+    content = Content.from_markup(message) if notification.markup else Content(message)
+    return content.plain
+
+
+async def test_a_missing_codec_names_the_package_in_the_toast_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The package to install is in brackets (``dcmtui[codecs]``), which a
+    toast that parsed markup would swallow."""
+    message = missing_codec_message("1.2.840.10008.1.2.4.90")
+
+    async def no_codec(path: Path) -> object:
+        raise PixelError(message)
+
+    monkeypatch.setattr("dcmtui.screens.preview.load_pixels", no_codec)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        screen = PreviewScreen(app.services, tmp_path / "[red]j2k.dcm")
+        await app.push_screen(screen)
+        await _ready(pilot, screen)
+        shown = [_shown(n) for n in app._notifications]
+        assert any("dcmtui[codecs]" in text for text in shown), shown
+        assert "dcmtui[codecs]" in str(screen.query_one("#message", Static).render())
 
 
 async def test_s_saves_the_frame_as_shown(tmp_path: Path) -> None:
