@@ -108,6 +108,8 @@ class _Assoc:
     abort_reason: str = ""
     stores: int = 0
     spools: set[Spool] = field(default_factory=set)
+    spare: Spool | None = None
+    """The fast path's next spool file, opened while the peer was busy."""
     studies: dict[str, list[str]] = field(default_factory=dict)
     """Study UID -> paths stored in this association (for post-store ``study``)."""
     timer: threading.Timer | None = None
@@ -786,7 +788,10 @@ class StoreScp:
             return True
 
         def new_spool(sop_class: str, sop_uid: str, syntax: str) -> Spool:
-            spool = self.store.new_spool()
+            spare, state.spare = state.spare, None
+            spool = self.store.new_spool(spare)
+            if spare is not None and spool is not spare:
+                state.spools.discard(spare)
             state.spools.add(spool)
             spool.write(_PREAMBLE)
             spool.write(meta_group(sop_class, sop_uid, syntax))
@@ -797,7 +802,22 @@ class StoreScp:
         def stored(spool: Spool, sop_uid: str) -> tuple[int, Callable[[], None] | None]:
             state.spools.discard(spool)
             self.fast_objects += 1
-            return self._store_spool(state, spool, sop_uid)
+            status, after = self._store_spool(state, spool, sop_uid)
+            if after is None:  # refused: nothing to do, no spare (disk trouble?)
+                return status, None
+
+            def then() -> None:  # once the answer is out
+                after()
+                if state.spare is None and not state.ended:
+                    try:
+                        spare = self.store.new_spool()
+                    except OSError:
+                        return  # made when the next object comes, or refused then
+                    if not spare.problem:
+                        state.spare = spare
+                        state.spools.add(spare)
+
+            return status, then
 
         def echoed() -> None:
             self._emit(state, "c-echo", status=0)
@@ -1064,6 +1084,10 @@ class StoreScp:
     def _on_released(self, event: Any) -> None:
         try:
             state = self._state(event.assoc)
+            spare, state.spare = state.spare, None
+            if spare is not None:  # no more objects: leave nothing behind
+                state.spools.discard(spare)
+                spare.discard()
             if not state.ended:
                 state.ended = True
                 self._emit(state, "released", detail=f"{state.stores} objects stored")
@@ -1117,7 +1141,7 @@ class StoreScp:
             is out (index, events, post-store command), so that the sender
             goes on with its next object meanwhile.
         """
-        spool.close()
+        spool.complete()  # whole on disk; closed once the answer is out
         if spool.problem:
             spool.discard()
             return self._store_failed(
@@ -1168,6 +1192,9 @@ class StoreScp:
         self, state: _Assoc, placed: Placed, sop_uid: str, spool: Spool
     ) -> None:
         """What follows a stored object: index, event, post-store command."""
+        spool.close()
+        if spool.problem:  # placed already: the index reads the file instead
+            LOGGER.warning("receiver: closing %r: %s", placed.path, spool.problem)
         nbytes = spool.nbytes
         record: FileRecord | None = None
         if placed.outcome != "duplicate":

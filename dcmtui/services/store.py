@@ -246,6 +246,9 @@ class Spool:
         """The file meta group, when the writer made it: see the ``meta``
         argument of services.fastread.record_from_bytes."""
         self._flushed = False
+        self._whole: list[bytes | bytearray | memoryview] | None = None
+        """Set by :meth:`complete`: the pieces of a file written at once,
+        or an empty list."""
         self._fd = -1
         if not problem:
             self._fd = (
@@ -315,16 +318,35 @@ class Spool:
     def flush(self) -> None:
         """Nothing: the data is written in large pieces, and at the end."""
 
+    def unused(self) -> bool:
+        """True for a spool nothing was written to whose file is still there
+        (made ahead of time: its folder may have been removed meanwhile)."""
+        if self.problem or self.nbytes or self._fd < 0:
+            return False
+        try:
+            return os.fstat(self._fd).st_nlink > 0
+        except OSError:
+            return False
+
+    def complete(self) -> None:
+        """Write what is held, and keep the file open; a failure becomes
+        ``problem``. The object is then whole on disk: it can be placed
+        (renamed) and answered for, and :meth:`close` done afterwards."""
+        if self._fd < 0 or self._whole is not None:
+            return
+        self._whole = [] if self._flushed else self._chunks
+        self._flush()
+
     def close(self) -> None:
         """Write what is held and close; a failure becomes ``problem``.
 
         Idempotent."""
         if self._fd < 0:
             return
-        whole = None if self._flushed else self._chunks
-        self._flush()
+        self.complete()
         if self._fd < 0:  # the write failed: already discarded
             return
+        whole = self._whole or None
         fd, self._fd = self._fd, -1
         if whole is not None:
             try:
@@ -417,14 +439,27 @@ class Store:
             self._free_until = now + 0.1
         return False
 
-    def new_spool(self) -> Spool:
-        """A fresh spool file, or a refusing one when the disk is too full."""
+    def new_spool(self, spare: Spool | None = None) -> Spool:
+        """A fresh spool file, or a refusing one when the disk is too full.
+
+        Args:
+            spare: A spool this method made earlier, while the peer was busy
+                (opening a file is one of the costliest steps of a small
+                object): returned when it is still :meth:`Spool.unused`,
+                else discarded.
+        """
         if self.min_free_bytes and self._too_full():
+            if spare is not None:
+                spare.discard()
             return Spool(
                 self.incoming / "refused",
                 0,
                 f"less than {self.min_free_bytes} bytes free in the store",
             )
+        if spare is not None:
+            if spare.unused():
+                return spare
+            spare.discard()
         if not self._spool_prefix:
             self._spool_prefix = os.path.join(str(self.incoming), f"{os.getpid()}-")
         prefix = self._spool_prefix

@@ -201,9 +201,22 @@ async def test_many_files_arrive_intact_and_indexed(fast: bool, tmp_path: Path) 
     receiver = await start_receiver(
         make_settings(tmp_path), tmp_path / "store", fast=fast
     )
+    taken: list[bool] = []
+    store = receiver.scp.store
+    new_spool = store.new_spool
+
+    def counting(spare: Any = None) -> Any:
+        spool = new_spool(spare)
+        taken.append(spare is not None and spool is spare)
+        return spool
+
+    store.new_spool = counting  # type: ignore[method-assign]
     try:
         await check_many_files(receiver, tmp_path)
         assert receiver.scp.fast_objects == (30 if fast else 0)
+        # The fast path opens each association's next spool file while the
+        # sender is busy (two associations of 15: 14 spares each).
+        assert taken.count(True) == (28 if fast else 0)
     finally:
         await receiver.scp.stop(grace=1)
 
@@ -726,6 +739,57 @@ def test_spool_keeps_its_bytes_only_when_written_at_once(tmp_path: Path) -> None
     too_large.write(b"x" * (5 * _FLUSH_BYTES))
     too_large.close()
     assert too_large.problem and too_large.contents is None
+
+
+def test_a_spool_is_whole_on_disk_before_it_is_closed(tmp_path: Path) -> None:
+    """complete() writes everything and keeps the file open, so that the
+    object can be placed and answered for first; close() comes after, with
+    the bytes and the modification time for the index record."""
+    from dcmtui.services.store import Store
+
+    store = Store(tmp_path / "store")
+    store.prepare()
+    spool = store.new_spool()
+    spool.write(b"head")
+    spool.write(b"tail")
+    spool.complete()
+    placed = tmp_path / "placed.dcm"
+    os.rename(spool.name, placed)
+    assert placed.read_bytes() == b"headtail"
+    spool.close()
+    assert spool.contents is not None and b"".join(spool.contents) == b"headtail"
+    assert spool.mtime_ns == placed.stat().st_mtime_ns
+    spool.close()  # idempotent
+    assert not spool.problem
+
+
+def test_a_spare_spool_is_taken_only_while_its_file_is_there(tmp_path: Path) -> None:
+    """The fast path opens the next spool file ahead of time: it is used
+    when nothing happened to it, else made again (the store was removed
+    meanwhile), and refused and removed when the disk is too full."""
+    import shutil
+
+    from dcmtui.services.store import Store
+
+    store = Store(tmp_path / "store")
+    store.prepare()
+    spare = store.new_spool()
+    assert store.new_spool(spare) is spare
+    spare.discard()
+    spare = store.new_spool()
+    shutil.rmtree(store.root)
+    fresh = store.new_spool(spare)
+    assert fresh is not spare and Path(fresh.name).exists()
+    assert not spare.unused()
+    fresh.discard()
+
+    full = Store(tmp_path / "full", min_free_bytes=1 << 62)
+    full.prepare()
+    spare = Store(tmp_path / "full").new_spool()  # made while there was room
+    refused = full.new_spool(spare)
+    assert refused is not spare and "bytes free" in refused.problem
+    assert not Path(spare.name).exists()
+    assert not list(full.incoming.iterdir())
 
 
 def test_spool_file_has_no_reference_cycle(tmp_path: Path) -> None:
