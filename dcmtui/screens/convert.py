@@ -73,6 +73,7 @@ class _JobScreen(Screen[None]):
         & #form { height: auto; padding: 0 1; }
         & #form Horizontal { height: auto; }
         & #output { width: 1fr; }
+        & #fileset-id { width: 30; }
         & #summary { height: 1; padding: 0 1; color: $text-muted; }
         & DataTable { height: 1fr; }
         & ProgressBar { padding: 0 1; }

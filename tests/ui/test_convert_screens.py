@@ -88,7 +88,13 @@ async def test_mkdicomdir_for_the_marks(tmp_path: Path) -> None:
         await pilot.pause()
         screen = app.screen
         assert isinstance(screen, MkDicomdirScreen)
-        screen.query_one("#output", Input).value = str(tmp_path / "cd")
+        # The folder gets the width; the file-set ID (16 characters) a little.
+        output, fileset_id = (
+            screen.query_one("#output", Input),
+            screen.query_one("#fileset-id", Input),
+        )
+        assert output.size.width > 60 and 16 < fileset_id.size.width < 40
+        output.value = str(tmp_path / "cd")
         await pilot.press("ctrl+r")
         text = await _wait_summary(pilot, screen)
         assert "created: 2 added" in text
