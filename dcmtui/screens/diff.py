@@ -41,6 +41,7 @@ class DiffScreen(Screen[None]):
     DiffScreen {
         & #summary { height: 1; padding: 0 1; color: $text-muted; }
         & DataTable { height: 1fr; }
+        & #detail { height: auto; max-height: 6; padding: 0 1; color: $text-muted; }
     }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -75,6 +76,7 @@ class DiffScreen(Screen[None]):
         self.b = b
         self.edited = edited
         self.rows: list[DiffRow] = []
+        self._filled_for = 0
 
     @property
     def table(self) -> DataTable[Text]:
@@ -85,6 +87,7 @@ class DiffScreen(Screen[None]):
         yield Header()
         yield Static("", id="summary")
         yield FitTable(cursor_type="row", zebra_stripes=True)
+        yield Static("", id="detail")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -124,18 +127,7 @@ class DiffScreen(Screen[None]):
             self.rows = await diff_files_async(
                 self.a, self.b, meta=self.show_meta, same=self.show_same
             )
-        table = self.table
-        table.clear()
-        for row in self.rows:
-            style = _STYLE[row.status]
-            table.add_row(
-                Text(_MARK[row.status], style=style),
-                Text("  " * row.depth + visible(row.path.rsplit(".", 1)[-1])),
-                Text(visible(row.keyword)),
-                Text(row.vr),
-                Text(visible(row.a), style=style),
-                Text(visible(row.b), style=style),
-            )
+        self._fill()
         counts = {s: sum(r.status == s for r in self.rows) for s in _MARK}
         text = (
             f"{counts[CHANGED]} changed, {counts[ONLY_A]} only in A, "
@@ -146,6 +138,49 @@ class DiffScreen(Screen[None]):
         self.query_one("#summary", Static).update(
             Text(visible(f"A: {self.a}  B: {self._b_name()}  ·  {text}"))
         )
+
+    def _fill(self) -> None:
+        """The rows, each value cut to half the width the other columns
+        leave, so that A and B stay side by side in the pane."""
+        table = self.table
+        table.clear()
+        tags = [
+            Text("  " * row.depth + visible(row.path.rsplit(".", 1)[-1]))
+            for row in self.rows
+        ]
+        names = [Text(visible(row.keyword)) for row in self.rows]
+        used = sum(
+            max([len(label), *(t.cell_len for t in column)])
+            for label, column in (("Tag", tags), ("Name", names))
+        )
+        # Mark and VR columns, cell padding (2 a column), the scrollbar.
+        room = (table.size.width or self.app.size.width) - used - 1 - 2 - 6 * 2 - 2
+        half = max(12, room // 2)
+        for row, tag, name in zip(self.rows, tags, names, strict=True):
+            style = _STYLE[row.status]
+            a = Text(visible(row.a), style=style)
+            b = Text(visible(row.b), style=style)
+            a.truncate(half, overflow="ellipsis")
+            b.truncate(half, overflow="ellipsis")
+            table.add_row(
+                Text(_MARK[row.status], style=style), tag, name, Text(row.vr), a, b
+            )
+        self._filled_for = table.size.width
+
+    @on(DataTable.RowHighlighted)
+    def _show_detail(self, event: DataTable.RowHighlighted) -> None:
+        """The whole of both values of the row under the cursor (the table
+        may have cut them)."""
+        lines: list[str] = []
+        if 0 <= event.cursor_row < len(self.rows):
+            row = self.rows[event.cursor_row]
+            lines = [f"{row.path} {row.keyword}", f"A: {row.a}", f"B: {row.b}"]
+        text = "\n".join(visible(line) for line in lines)
+        self.query_one("#detail", Static).update(Text(text))
+
+    def on_resize(self) -> None:
+        if self.rows and self.table.size.width != self._filled_for:
+            self._fill()
 
     def _b_name(self) -> str:
         return "unsaved edits" if self.edited is not None else str(self.b)

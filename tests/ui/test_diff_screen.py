@@ -69,3 +69,33 @@ async def test_unsaved_edits_against_the_file_on_disk(tmp_path: Path) -> None:
             ("StudyDate", "20240102", "20240229")
         ]
         assert path.read_bytes() == original  # nothing was saved
+
+
+async def test_long_values_leave_b_in_view(tmp_path: Path) -> None:
+    """Side by side: a long value in A is cut so that B stays on screen, and
+    the cut follows the width of the terminal."""
+    long_a, long_b = "A" * 110, "B" * 110
+    write_dicom(tmp_path / "a.dcm", uid_seed="s", ImageComments=long_a)
+    write_dicom(tmp_path / "b.dcm", uid_seed="s", ImageComments=long_b)
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 36)) as pilot:
+        screen = DiffScreen(app.services, tmp_path / "a.dcm", tmp_path / "b.dcm")
+        await app.push_screen(screen)
+        await wait_until(pilot, lambda: screen.rows)
+        await pilot.pause()
+
+        def widths() -> int:
+            table = screen.table
+            return sum(c.get_render_width(table) for c in table.columns.values())
+
+        assert widths() <= screen.table.size.width
+        a, b = (str(c) for c in screen.table.get_row_at(0)[4:])
+        assert a.startswith("AAAA") and b.startswith("BBBB") and a.endswith("…")
+        detail = str(screen.query_one("#detail", Static).render())
+        assert f"A: {long_a}" in detail and f"B: {long_b}" in detail  # all of it
+        await pilot.resize_terminal(200, 36)
+        await pilot.pause()
+        await pilot.pause()
+        assert widths() <= screen.table.size.width
+        wider = str(screen.table.get_row_at(0)[4])
+        assert len(wider) > len(a)
