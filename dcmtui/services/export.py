@@ -118,7 +118,19 @@ def _value_text(vr: str, value: Any) -> str:
     return _clean(str(value))
 
 
-def _xml_attributes(ds: Any) -> list[str]:
+_SWAP_WIDTH = {"OW": 2, "OL": 4, "OF": 4, "OD": 8, "OV": 8}
+
+
+def _little_endian(data: bytes, vr: str, big: bool) -> bytes:
+    """Binary value bytes as little endian (PS3.19 InlineBinary), from a big
+    endian file's bytes when ``big``."""
+    width = _SWAP_WIDTH.get(vr, 0) if big else 0
+    if not width or len(data) % width:
+        return data
+    return np.frombuffer(data, f">u{width}").astype(f"<u{width}").tobytes()
+
+
+def _xml_attributes(ds: Any, big: bool = False) -> list[str]:
     import base64
 
     lines: list[str] = []
@@ -142,11 +154,11 @@ def _xml_attributes(ds: Any) -> list[str]:
         if vr == "SQ":
             for index, item in enumerate(elem.value or [], start=1):
                 lines.append(f'<Item number="{index}">')
-                lines.extend(_xml_attributes(item))
+                lines.extend(_xml_attributes(item, big))
                 lines.append("</Item>")
         elif vr in _BINARY:
             if elem.value:
-                data = bytes(elem.value)
+                data = _little_endian(bytes(elem.value), vr, big)
                 lines.append(
                     f"<InlineBinary>{base64.b64encode(data).decode()}</InlineBinary>"
                 )
@@ -170,10 +182,16 @@ def dataset_to_xml(ds: Any) -> str:
     lines = [
         '<?xml version="1.0" encoding="UTF-8"?>',
         '<NativeDicomModel xml:space="preserve">',
-        *_xml_attributes(ds),
+        *_xml_attributes(ds, _read_big_endian(ds)),
         "</NativeDicomModel>",
     ]
     return "\n".join(lines) + "\n"
+
+
+def _read_big_endian(ds: Any) -> bool:
+    """True when ``ds`` was read from a big endian file (its binary values
+    hold the file's bytes)."""
+    return getattr(ds, "original_encoding", (None, True))[1] is False
 
 
 def xml_text(path: Path) -> str:

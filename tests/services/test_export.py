@@ -186,3 +186,21 @@ async def test_export_one_and_errors(tmp_path: Path) -> None:
         export_file(source, "tiff", None)
     with pytest.raises(ExportError, match="needs an output"):
         export_file(source, "png", None)
+
+
+def test_xml_binary_values_are_little_endian_from_a_big_endian_file(
+    tmp_path: Path,
+) -> None:
+    """PS3.19: InlineBinary holds little endian bytes, whatever the file's
+    transfer syntax; a big endian file gives the same XML as its little
+    endian twin."""
+    from pydicom.uid import ExplicitVRBigEndian
+
+    from dcmtui.services.convert import convert_file
+    from dcmtui.services.export import xml_text
+    from tests.imaging import gradient, write_image
+
+    little = write_image(tmp_path / "little.dcm", gradient(frames=2))
+    big = tmp_path / "big.dcm"
+    convert_file(little, big, ExplicitVRBigEndian)
+    assert xml_text(big) == xml_text(little)
