@@ -36,6 +36,7 @@ import tempfile
 import tomllib
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from packaging.markers import default_environment
 from packaging.requirements import Requirement
@@ -139,9 +140,9 @@ def run():
         _fail("run the bundle file itself: python3 dcmtui.pyz")
     sys.path.insert(0, _unpack(archive, _cache_root(archive)))
     try:
-        from dcmtui.cli import main
+        from {entry_module} import {entry_function} as entry
 
-        code = main()
+        code = entry()  # the console script's own function (it may exit itself)
     except ModuleNotFoundError as exc:
         top = (exc.name or "").split(".")[0]
         if top not in OPTIONAL:
@@ -174,10 +175,40 @@ def _requirements(dist: metadata.Distribution, extras: set[str]) -> list[Require
     return found
 
 
-def closure() -> list[metadata.Distribution]:
-    """The installed distributions dcmtui needs, dependencies first-come."""
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    todo = [Requirement(text) for text in project["dependencies"]]
+class NotInstalled(Exception):
+    """A distribution the bundle needs is not installed (or not in its range)."""
+
+
+def _project() -> dict[str, Any]:
+    project: dict[str, Any] = tomllib.loads((REPO / "pyproject.toml").read_text())[
+        "project"
+    ]
+    return project
+
+
+def entry_point() -> tuple[str, str]:
+    """(module, function) of the ``dcmtui`` console script in pyproject.toml."""
+    target = _project().get("scripts", {}).get("dcmtui", "")
+    module, _, function = target.partition(":")
+    if not module or not function.isidentifier():
+        sys.exit("build_bundle: no 'dcmtui = module:function' in [project.scripts]")
+    return module, function
+
+
+def closure(groups: tuple[str, ...] = ()) -> list[metadata.Distribution]:
+    """The installed distributions dcmtui needs, dependencies first-come.
+
+    Args:
+        groups: Optional-dependency groups of pyproject.toml to include too.
+
+    Raises:
+        NotInstalled: A distribution is missing or outside its version range.
+    """
+    project = _project()
+    texts = [*project["dependencies"]]
+    for group in groups:
+        texts += project["optional-dependencies"][group]
+    todo = [Requirement(text) for text in texts]
     seen: dict[str, metadata.Distribution] = {}
     wanted_extras: dict[str, set[str]] = {}
     while todo:
@@ -189,9 +220,9 @@ def closure() -> list[metadata.Distribution]:
         try:
             dist = metadata.distribution(req.name)
         except metadata.PackageNotFoundError:
-            sys.exit(f"build_bundle: {req.name} is required but not installed")
+            raise NotInstalled(f"{req.name} is required but not installed") from None
         if not req.specifier.contains(dist.version, prereleases=True):
-            sys.exit(f"build_bundle: {req} is required, {dist.version} is installed")
+            raise NotInstalled(f"{req} is required, {dist.version} is installed")
         seen[key] = dist
         wanted_extras[key] = wanted_extras.get(key, set()) | extras
         todo.extend(_requirements(dist, wanted_extras[key]))
@@ -257,7 +288,13 @@ def build_pyz(out: Path) -> Path:
     with tmp.open("wb") as raw:
         raw.write(b"#!/usr/bin/env python3\n")
         with zipfile.ZipFile(raw, "w", zipfile.ZIP_DEFLATED) as zf:
-            main = BOOTSTRAP.format(version=ver, bundle_id=bundle_id)
+            module, function = entry_point()
+            main = BOOTSTRAP.format(
+                version=ver,
+                bundle_id=bundle_id,
+                entry_module=module,
+                entry_function=function,
+            )
             zf.writestr(zipfile.ZipInfo("__main__.py", ZIP_TIME), main)
             listing = "\n".join(["dcmtui " + ver, *names]) + "\n"
             if left_out:
@@ -295,7 +332,7 @@ def _write_wheel(target: Path, dist_info: str, files: list[tuple[str, bytes]]) -
 
 def _own_wheel(folder: Path) -> Path:
     """dcmtui's wheel, from the source tree and pyproject.toml."""
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    project = _project()
     ver = version()
     dist_info = f"dcmtui-{ver}.dist-info"
     meta = [
@@ -306,6 +343,16 @@ def _own_wheel(folder: Path) -> Path:
         f"Requires-Python: {project['requires-python']}",
         *(f"Requires-Dist: {d}" for d in project["dependencies"]),
     ]
+    for extra, wanted in project.get("optional-dependencies", {}).items():
+        meta.append(f"Provides-Extra: {extra}")
+        for text in wanted:
+            req = Requirement(text)
+            marker = f'extra == "{extra}"'
+            if req.marker is not None:
+                marker = f"({req.marker}) and {marker}"
+                req.marker = None
+            meta.append(f"Requires-Dist: {req}; {marker}")
+    module, function = entry_point()
     files = [(name, path.read_bytes()) for name, path in _own_files()]
     files += [
         (f"{dist_info}/METADATA", ("\n".join(meta) + "\n").encode()),
@@ -316,7 +363,7 @@ def _own_wheel(folder: Path) -> Path:
         ),
         (
             f"{dist_info}/entry_points.txt",
-            b"[console_scripts]\ndcmtui = dcmtui.cli:main\n",
+            f"[console_scripts]\ndcmtui = {module}:{function}\n".encode(),
         ),
     ]
     target = folder / _wheel_name("dcmtui", ver)
@@ -338,6 +385,10 @@ def _repacked_wheel(dist: metadata.Distribution, folder: Path) -> Path:
     return target
 
 
+USER_EXTRAS = ("codecs", "graphics")
+"""The optional-dependency groups a user installs (``test`` is for us)."""
+
+
 def build_wheelhouse(out: Path) -> Path:
     """Write ``out/dcmtui-wheelhouse-VERSION.tar.gz``.
 
@@ -345,17 +396,29 @@ def build_wheelhouse(out: Path) -> Path:
     wheels with their own tags (compiled ones, such as numpy, fit only the
     Python version and machine of the build), plus dcmtui's own: no network
     is needed to build it, and it holds the same versions as the bundle.
+    The extras (``codecs``, ``graphics``) are in it when everything they
+    need is installed here, so that ``dcmtui[codecs]`` installs offline too.
     """
     ver = version()
     name = f"dcmtui-wheelhouse-{ver}"
+    dists = {canonicalize_name(d.metadata["Name"]): d for d in closure()}
+    extras, missing = [], []
+    for extra in USER_EXTRAS:
+        try:
+            needed = closure((extra,))
+        except NotInstalled as exc:
+            missing.append(f"  dcmtui[{extra}]: {exc}\n")
+            continue
+        extras.append(extra)
+        dists.update((canonicalize_name(d.metadata["Name"]), d) for d in needed)
     with tempfile.TemporaryDirectory() as work:
         wheels = Path(work) / name
         wheels.mkdir()
         _own_wheel(wheels)
         compiled = []
-        for dist in closure():
-            wheel = _repacked_wheel(dist, wheels)
-            if is_compiled(dist):
+        for key in sorted(dists):
+            wheel = _repacked_wheel(dists[key], wheels)
+            if is_compiled(dists[key]):
                 compiled.append(wheel.name)
         readme = (
             f"dcmtui {ver}: wheels for a server without network.\n\n"
@@ -364,6 +427,17 @@ def build_wheelhouse(out: Path) -> Path:
             f"  dcmtui-env/bin/pip install --no-index --find-links {name} dcmtui\n"
             f"  dcmtui-env/bin/dcmtui --version\n"
         )
+        if extras:
+            readme += (
+                "\nWith the optional extras (image codecs, terminal graphics):\n"
+                f"  dcmtui-env/bin/pip install --no-index --find-links {name} "
+                f"'dcmtui[{','.join(extras)}]'\n"
+            )
+        if missing:
+            readme += (
+                "\nNot in this wheelhouse (not installed where it was built):\n"
+                + "".join(missing)
+            )
         if compiled:
             readme += (
                 "\nThese wheels hold compiled code, for the Python version and\n"
@@ -389,11 +463,15 @@ def main(argv: list[str] | None = None) -> int:
         "--no-wheelhouse", action="store_true", help="build only dcmtui.pyz"
     )
     args = parser.parse_args(argv)
-    pyz = build_pyz(args.out)
-    print(f"{pyz} ({pyz.stat().st_size / 1e6:.1f} MB)")
-    if not args.no_wheelhouse:
-        house = build_wheelhouse(args.out)
-        print(f"{house} ({house.stat().st_size / 1e6:.1f} MB)")
+    try:
+        pyz = build_pyz(args.out)
+        print(f"{pyz} ({pyz.stat().st_size / 1e6:.1f} MB)")
+        if not args.no_wheelhouse:
+            house = build_wheelhouse(args.out)
+            print(f"{house} ({house.stat().st_size / 1e6:.1f} MB)")
+    except NotInstalled as exc:
+        print(f"build_bundle: {exc}", file=sys.stderr)
+        return 1
     return 0
 
 

@@ -98,12 +98,16 @@ def test_wheelhouse_installs_without_an_index(bundle: Bundle, tmp_path: Path) ->
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=120)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PIP"))}
+    # The test extras hold every package of the codecs and graphics extras.
+    assert "'dcmtui[codecs,graphics]'" in (wheels / "INSTALL.txt").read_text()
     installed = subprocess.run(
         [*_offline(), str(venv / "bin" / "pip"), "install", "-q", "--no-index",
-         "--find-links", str(wheels), "dcmtui"],
-        capture_output=True, text=True, timeout=180, env=env,
+         "--find-links", str(wheels), "dcmtui[codecs,graphics]"],
+        capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert installed.returncode == 0, installed.stderr
+    # The console script is pyproject's (dcmtui.cli:run), as with pip install .
+    assert "from dcmtui.cli import run" in (venv / "bin" / "dcmtui").read_text()
     version = subprocess.run(
         [str(venv / "bin" / "dcmtui"), "--version"], capture_output=True, text=True
     )
@@ -115,11 +119,13 @@ def test_wheelhouse_installs_without_an_index(bundle: Bundle, tmp_path: Path) ->
         text=True,
     )
     assert dump.returncode == 0 and "(0010,0010)" in dump.stdout, dump.stderr
-    # Compiled dependencies (numpy) come as wheels of their own.
-    numpy = subprocess.run(
-        [str(venv / "bin" / "python"), "-I", "-c", "import numpy"], capture_output=True
+    # Compiled dependencies (numpy, the codecs) come as wheels of their own.
+    imports = "import numpy, pylibjpeg, openjpeg, libjpeg, rle, jpeg_ls, PIL"
+    compiled = subprocess.run(
+        [str(venv / "bin" / "python"), "-I", "-c", imports + ", textual_image"],
+        capture_output=True,
     )
-    assert numpy.returncode == 0, numpy.stderr
+    assert compiled.returncode == 0, compiled.stderr
 
 
 def test_venv_is_empty_and_bundle_holds_no_pip(bundle: Bundle) -> None:
@@ -138,6 +144,9 @@ def test_venv_is_empty_and_bundle_holds_no_pip(bundle: Bundle) -> None:
     with zipfile.ZipFile(bundle.pyz) as zf:
         names = zf.namelist()
         listing = zf.read("BUNDLED.txt").decode()
+        bootstrap = zf.read("__main__.py").decode()
+    # The bundle runs what the installed console script runs (pyproject.toml).
+    assert "from dcmtui.cli import run as entry" in bootstrap
     assert not any(n.startswith("lib/pip/") for n in names)
     assert not any(n.endswith((".so", ".pyc")) for n in names)
     for package in ("textual", "rich", "pydicom", "pynetdicom", "platformdirs"):
@@ -196,9 +205,9 @@ def test_unwritable_cache_is_one_clear_line(bundle: Bundle, tmp_path: Path) -> N
 MISSING_NUMPY = """
 import runpy, sys, types
 fake = types.ModuleType("dcmtui.cli")
-def main():
+def run():
     import numpy
-fake.main = main
+fake.main = fake.run = run
 sys.modules["numpy"] = None  # as on a server without numpy
 sys.modules["dcmtui.cli"] = fake
 sys.argv = [sys.argv[1]]
@@ -269,6 +278,15 @@ until [ $SECONDS -gt 60 ]; do
 done
 [ -n "$ok" ] || { echo "echo failed"; cat "$WORK/echo.txt"; exit 3; }
 cat "$WORK/echo.txt"
+ok=""
+until [ $SECONDS -gt 80 ]; do
+  if "$ECHOSCU" -aec SVC 127.0.0.1 "$P2" 2>"$WORK/echoscu.txt"; then
+    ok=1; break
+  fi
+  sleep 0.1
+done
+[ -n "$ok" ] || { echo "echoscu failed"; cat "$WORK/echoscu.txt"; exit 5; }
+echo "echoscu ok"
 sent=""
 until [ $SECONDS -gt 100 ]; do
   if "$STORESCU" -aec SVC 127.0.0.1 "$P2" "$FILE" 2>"$WORK/storescu.txt"; then
@@ -294,8 +312,9 @@ def scenario_dirs(tmp_path: Path) -> Iterator[Path]:
 def test_echo_and_listen_against_dcmtk_without_network(
     bundle: Bundle, scenario_dirs: Path, isolated_dirs: Path
 ) -> None:
-    storescp, storescu = require("storescp"), require("storescu")
-    dcmtk("echoscu")
+    storescp, storescu, echoscu = (
+        dcmtk(p) for p in ("storescp", "storescu", "echoscu")
+    )
     work = scenario_dirs
     file = write_dicom(work / "send" / "x.dcm")
     offline = _offline()
@@ -305,6 +324,7 @@ def test_echo_and_listen_against_dcmtk_without_network(
         "OFFLINE": "1" if offline else "",
         "STORESCP": storescp,
         "STORESCU": storescu,
+        "ECHOSCU": echoscu,
         "OUT": str(work / "scp"),
         "P1": str(p1),
         "P2": str(p2),
@@ -329,6 +349,7 @@ def test_echo_and_listen_against_dcmtk_without_network(
     assert proc.returncode == 0, out
     assert "listen exit 0" in out, out
     assert "STORESCP@127.0.0.1" in out and "ms" in out, out
+    assert "echoscu ok" in out, out
     if offline:
         assert "internet 101" in out or "internet 113" in out, out
     received = [p for p in (isolated_dirs / "data" / "store").rglob("*") if p.is_file()]
@@ -338,9 +359,7 @@ def test_echo_and_listen_against_dcmtk_without_network(
 
 def test_the_app_draws_from_the_bundle(bundle: Bundle, tmp_path: Path) -> None:
     """Textual finds its CSS (and dcmtui its app.tcss) in the unpacked copy."""
-    tmux = shutil.which("tmux")
-    if tmux is None:
-        pytest.skip("tmux is not installed (apt-get install tmux)")
+    tmux = require("tmux")  # a skip, or under CI a failure, when missing
     session = f"dcmtui-bundle-{os.getpid()}"
     root = tmp_path / "root"
     write_dicom(root / "one.dcm", PatientName="BUNDLE^SHOWN")
