@@ -643,21 +643,36 @@ class DumpScreen(Screen[None]):
         doc = self.doc
         assert doc is not None
         cursor = self.table.cursor
-        text = await asyncio.to_thread(document_text, doc)
-        try:
+        text = original = await asyncio.to_thread(document_text, doc)
+        while True:
             try:
-                with self.app.suspend():
-                    edited = run_editor(text, self.path.name)
-            except SuspendNotSupported:  # no terminal to hand over (tests, web)
-                edited = await asyncio.to_thread(run_editor, text, self.path.name)
-            if edited == text:
+                try:
+                    with self.app.suspend():
+                        edited = run_editor(text, self.path.name)
+                except SuspendNotSupported:  # no terminal to hand over (tests, web)
+                    edited = await asyncio.to_thread(run_editor, text, self.path.name)
+            except DcmtuiError as exc:  # the editor did not start or failed
+                self.notify(visible(str(exc)), severity="error", timeout=10)
+                return
+            if edited == original:
                 self.notify("The text was not changed.", timeout=3)
                 return
-            changes = await asyncio.to_thread(
-                lambda: apply_text(doc, parse_text(edited))
-            )
-        except DcmtuiError as exc:
-            self.notify(visible(str(exc)), severity="error", timeout=10)
+            try:
+                parsed = await asyncio.to_thread(parse_text, edited)
+                changes = await asyncio.to_thread(apply_text, doc, parsed)
+                break
+            except DcmtuiError as exc:  # a refused value: nothing was applied
+                self.notify(visible(str(exc)), severity="error", timeout=10)
+                again = await self.app.push_screen_wait(
+                    ConfirmModal(
+                        f"{exc}. Edit the text again?", yes="Edit again", no="Discard"
+                    )
+                )
+                if not again:
+                    return
+                text = edited  # back to the editor with the user's own text
+        if not changes:  # only comments or spacing differ
+            self.notify("The text describes no change.", timeout=3)
             return
         self._refresh_view(cursor)
         self.notify(

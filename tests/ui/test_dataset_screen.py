@@ -368,15 +368,53 @@ async def test_edit_as_text_in_editor(
         assert b"ROE^JANE" in saved and b"DOE^JOHN" not in saved
         assert len(saved) == len(original)
 
-        # a value the VR refuses: nothing changes, and the reason is shown
+        # a value the VR refuses: nothing changes, the reason is shown, and
+        # "Discard" (n) drops the text
         bad = _editor(tmp_path, "bad-date", "s/\\[20240102\\]/[2024-01-02]/")
         monkeypatch.setenv("VISUAL", bad)
         app.clear_notifications()
         await pilot.press("E")
-        await app.workers.wait_for_complete()
-        await pilot.pause()
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        assert "DA holds at most 8" in app.screen.question
         assert not screen.doc.dirty
         messages = [n.message for n in app._notifications]
         assert len(messages) == 1, messages  # the reason names the text's line
         assert messages[0].startswith("line ") and "DA holds at most 8" in messages[0]
+        await pilot.press("n")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is screen and not screen.doc.dirty
+
+        # "Edit again" (y) reopens the user's own text, not a fresh dump: the
+        # name changed in the first round comes back with the date fixed.
+        both = _editor(
+            tmp_path, "both", "s/ROE^JANE/DOE^JIM/;s/\\[20240102\\]/[2024-01-02]/"
+        )
+        monkeypatch.setenv("VISUAL", both)
+        await pilot.press("E")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal))
+        fix = _editor(tmp_path, "fix", "s/\\[2024-01-02\\]/[20240103]/")
+        monkeypatch.setenv("VISUAL", fix)
+        await pilot.press("y")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert isinstance(app.screen, TextModal)
+        assert sorted(c.path for c in screen.doc.changes) == [
+            "(0008,0020)",
+            "(0010,0010)",
+        ]
+        await pilot.press("escape", "u", "u")
+        await pilot.pause()
+        assert not screen.doc.dirty
+
+        # only comments changed: no edit, no diff
+        monkeypatch.setenv("VISUAL", _editor(tmp_path, "comment", "1s/$/ (seen)/"))
+        app.clear_notifications()
+        await pilot.press("E")
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        assert app.screen is screen and not screen.doc.dirty
+        assert [n.message for n in app._notifications] == [
+            "The text describes no change."
+        ]
     assert path.read_bytes() == saved
