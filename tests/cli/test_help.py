@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 
 import pytest
 
@@ -80,3 +81,38 @@ def test_a_command_imports_only_its_module() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "loaded:dcmtui.cli.index"
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def _section(title: str) -> str:
+    """The text of the README's ``## title`` section."""
+    text = README.read_text()
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end != -1 else None]
+
+
+def test_readme_shows_every_screenshot() -> None:
+    text = README.read_text()
+    shots = sorted((README.parent / "screenshots").glob("*.svg"))
+    assert shots
+    missing = [p.name for p in shots if f"(screenshots/{p.name})" not in text]
+    assert not missing, f"screenshots not shown in README.md: {missing}"
+
+
+def test_readme_lists_every_command() -> None:
+    table = _section("Headless commands")
+    missing = [name for name in _commands() if f"`dcmtui {name}" not in table]
+    missing = [name for name in missing if f"`{name} " not in table]
+    assert not missing, f"commands missing from README's table: {missing}"
+
+
+def test_coming_from_dcmtk_names_every_dcmtk_tool_we_test_against() -> None:
+    from tests.peers import PACKAGES
+
+    table = _section("Coming from DCMTK")
+    tools = [name for name, package in PACKAGES.items() if package == "dcmtk"]
+    missing = [name for name in tools if f"`{name}`" not in table]
+    assert not missing, f"DCMTK tools missing from 'Coming from DCMTK': {missing}"
