@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pydicom
 import pytest
@@ -213,7 +214,7 @@ def test_more_of_table_e1_1(tmp_path: Path) -> None:
     ref = Dataset()
     ref.ReferencedSOPClassUID = "1.2.840.10008.3.1.2.3.1"
     ref.ReferencedSOPInstanceUID = "1.2.3.4.5.6.99"
-    fields = {
+    fields: dict[str, Any] = {
         "StationAETitle": "CT_SCANNER_3",
         "RetrieveAETitle": "PACS_MAIN",
         "PerformedStationName": "CT3 ROOM 12",

@@ -188,7 +188,7 @@ def test_update_of_a_dcmmkdir_file_set_moves_none_of_its_files(
     for path, data in before.items():
         assert path.read_bytes() == data
     assert stray.read_bytes() == b"not in the file-set"
-    ids = [r[2] for r in _records(out / "DICOMDIR") if r[2]]
+    ids = [str(r[2]) for r in _records(out / "DICOMDIR") if r[2]]
     assert sum(i.startswith("DATA/") for i in ids) == 4 and len(set(ids)) == 8
     assert all(valid_file_id(i.split("/")) for i in ids)
     folders = sorted(p.name for p in out.iterdir() if p.is_dir())
