@@ -204,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run_app(args, settings)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _stdout_gone()
     except Exception as exc:
         # imported here: errors.py brings pathlib, which a quick command
         # may not need at all
@@ -212,6 +214,20 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, DcmtuiError):
             return _fail(str(exc))
         raise
+
+
+def _stdout_gone() -> int:
+    """The reader of our output went away (``dcmtui dump FILE | head``):
+    nothing more is written, no traceback is shown, and the exit code is that
+    of a process ended by SIGPIPE, as DCMTK's tools end."""
+    import os
+
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # what is still buffered goes there
+    except OSError:
+        pass
+    return 128 + 13
 
 
 _ANSWERED_QUICKLY: list[int] = []
@@ -244,7 +260,9 @@ def run() -> None:
         try:
             sys.stdout.flush()
             sys.stderr.flush()
-        except OSError:  # a closed pipe: the orderly way says so
+        except BrokenPipeError:
+            code = _stdout_gone()
+        except OSError:  # the orderly way says what went wrong
             pass
         else:
             import os
