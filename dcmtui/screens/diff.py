@@ -136,7 +136,7 @@ class DiffScreen(Screen[None]):
         if not any(counts[s] for s in (CHANGED, ONLY_A, ONLY_B)):
             text = "The files have the same elements and values."
         self.query_one("#summary", Static).update(
-            Text(visible(f"A: {self.a}  B: {self._b_name()}  ·  {text}"))
+            Text(visible(f"{text}  ·  A: {self.a}  B: {self._b_name()}"))
         )
 
     def _fill(self) -> None:
