@@ -34,6 +34,7 @@ from dcmtui.models import AssocEvent, ContextResult, FileKind, FileRecord
 from dcmtui.services.errors import DcmtuiError
 from dcmtui.services.events import EventBus
 from dcmtui.services.fastread import record_from_bytes
+from dcmtui.services.scp_hub import Hub
 from dcmtui.services.store import (
     IndexWriter,
     PathFields,
@@ -214,6 +215,8 @@ _GC_EVERY = 30.0
 
 _IDLE_WAIT = 0.01
 """Longest nap of a woken reactor: only timers and kill flags wait that long."""
+_LENT_WAIT = 0.05
+"""Nap of a DUL thread whose reader the hub serves (timers and kill flags)."""
 _ASSOC_IDLE_WAIT = 0.05
 """The association thread is woken for every message and PDU it must act
 on; its naps only pace its timer checks (less waking while objects stream)."""
@@ -228,8 +231,13 @@ def _dul_waiter(
     def wait(seconds: float) -> None:
         if pending is not None and pending():  # decrypted, select cannot see it
             return
+        reader = state.reader
+        lent = reader is not None and reader.hub is not None
         try:
-            ready, _, _ = select.select([fd, wake], [], [], _IDLE_WAIT)
+            if lent:  # the hub reads the socket: wait to be woken
+                ready, _, _ = select.select([wake], [], [], _LENT_WAIT)
+            else:
+                ready, _, _ = select.select([fd, wake], [], [], _IDLE_WAIT)
         except (OSError, ValueError):
             time.sleep(seconds)
             return
@@ -473,6 +481,10 @@ class StoreScp:
         """Read C-STORE/C-ECHO off the socket ourselves (services.scp_fast)."""
         self.fast_objects = 0
         """Objects received by the fast path (the rest went through pynetdicom)."""
+        self.hub_enabled = True
+        """Serve the fast path of plain-TCP associations from one thread
+        (services.scp_hub) instead of each association's own."""
+        self._hub: Hub | None = None
         self.extensions: list[Any] | None = None
         """Other services on the same port (query/retrieve, worklist: see
         services.qrscp); None: the default ones, attached at start()."""
@@ -559,6 +571,8 @@ class StoreScp:
         self._server = server
         self._stopping = False
         self.port = int(server.server_address[1])
+        if self.hub_enabled and self.fast_path:
+            self._hub = Hub()
         self._index = IndexWriter(self.settings.index_path)
         if cfg.post_store_command:
             self._post = _PostStore(cfg.post_store_command)
@@ -634,6 +648,9 @@ class StoreScp:
         for assoc in active:
             assoc.join(timeout=5)
         self._server = None
+        hub, self._hub = self._hub, None
+        if hub is not None:
+            hub.close()
         if self._index is not None:
             self._index.close()
             self._index = None
@@ -750,6 +767,9 @@ class StoreScp:
         send_pdu = dul.send_pdu
 
         def send_and_wake(primitive: Any) -> None:
+            reader = state.reader
+            if reader is not None and reader.hub is not None:
+                reader.hub.detach(reader)  # the DUL thread writes from now on
             send_pdu(primitive)
             if state.reader is not None:
                 state.reader.woken = True  # before the byte: see FastReader._fill
@@ -838,9 +858,24 @@ class StoreScp:
         dul._read_pdu_data = reader
         state.reader = reader
         transport_event = dul._is_transport_event
+        pipe_w = state.pipe[1]
+        lend = [self._hub is not None and not reader.tls and raw.gettimeout()]
+        """Lend the reader to the hub, once (a plain socket whose reads do
+        not block: pynetdicom's timeout makes it non-blocking)."""
+
+        def handed_back() -> None:
+            with contextlib.suppress(OSError):
+                os.write(pipe_w, b"\0")
 
         def is_transport_event() -> bool:
-            if reader.has_pdu():  # read ahead: not on the socket any more
+            if reader.hub is not None:  # the hub reads the socket
+                return False
+            if lend[0] and enabled():
+                lend[0] = False
+                hub = self._hub
+                if hub is not None and hub.attach(reader, handed_back):
+                    return False
+            if reader.has_pdu() or reader.failed is not None:  # read ahead
                 reader()
                 return True
             return bool(transport_event())
@@ -881,6 +916,9 @@ class StoreScp:
                 return
             if state.timer is not None:
                 state.timer.cancel()
+            reader = state.reader
+            if reader is not None and reader.hub is not None:
+                reader.hub.detach(reader)
             if state.pipe is not None:
                 pipe, state.pipe = state.pipe, None
                 assoc.dul.join(timeout=1)

@@ -22,6 +22,7 @@ import select
 import socket
 import ssl
 import struct
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -233,6 +234,15 @@ class FastReader:
         """The command whose data set is arriving."""
         self._context = 0
         self._spool: Spool | None = None
+        self.hub: Any = None
+        """The hub (services.scp_hub) serving this reader, while it does."""
+        self.handed_back: Callable[[], None] | None = None
+        """Set by the hub: wakes the DUL thread when the reader is back."""
+        self.serving = threading.RLock()
+        """Held by the hub while it serves this reader."""
+        self.failed: Exception | None = None
+        """What went wrong while the hub served this reader: raised in the
+        DUL thread, where pynetdicom aborts the association for it."""
 
     # --- the reactor's entry points -------------------------------------------
 
@@ -245,6 +255,9 @@ class FastReader:
         return avail >= 6 + length or length > self.cap
 
     def __call__(self) -> None:
+        if self.failed is not None:
+            failed, self.failed = self.failed, None
+            raise failed
         if self._dead:
             return
         if self._start == self._end:
@@ -266,6 +279,37 @@ class FastReader:
                 return
             self._p_data(body)
             del body
+
+    def pump(self) -> bool:
+        """Serve the association from the hub (services.scp_hub): receive what
+        the socket holds, then serve the P-DATA PDUs in the buffer.
+
+        Returns:
+            False when the association must go back to its DUL thread: a PDU
+            other than P-DATA is next (left in the buffer for it), or the
+            stream ended or was refused (its event queued).
+        """
+        if self._dead or not self._serve_buffered():
+            return False
+        end = self._room()
+        try:
+            n = os.readv(self.fd, (self._view[end:],))
+        except (BlockingIOError, InterruptedError):
+            return True
+        except (OSError, TimeoutError):
+            n = 0
+        return self._got(n, end) and self._serve_buffered()
+
+    def _serve_buffered(self) -> bool:
+        """Serve the whole P-DATA PDUs in the buffer; False as :meth:`pump`."""
+        while self._end > self._start:
+            if self._buf[self._start] != 0x04:
+                return False
+            pdu = self._next_pdu()
+            if pdu is None:
+                return not self._dead
+            self._p_data(pdu[1])
+        return True
 
     def release(self) -> None:
         """Free the buffer: the association is over (reads nothing more)."""
@@ -316,18 +360,9 @@ class FastReader:
 
     def _fill(self) -> bool:
         """Receive more bytes; False when the reactor must have a turn."""
-        dul = self.dul
-        if dul._kill_thread:
+        if self.dul._kill_thread:
             return False
-        start, end = self._start, self._end
-        if start == end:
-            self._start = self._end = start = end = 0
-        elif end == len(self._buf):  # full: move what is left to the front
-            self._buf[: end - start] = self._buf[start:end]
-            self._end = end = end - start
-            self._start = start = 0
-            if end == len(self._buf):
-                self._grow(2 * end)
+        end = self._room()
         if self.decrypted is not None:
             wait = not self.decrypted()
         else:
@@ -370,6 +405,20 @@ class FastReader:
         except (OSError, TimeoutError):
             n = 0
         return self._got(n, end)
+
+    def _room(self) -> int:
+        """Make room at the end of the buffer; where the next bytes go."""
+        start, end = self._start, self._end
+        if start == end:
+            self._start = self._end = 0
+            return 0
+        if end == len(self._buf):  # full: move what is left to the front
+            self._buf[: end - start] = self._buf[start:end]
+            self._end = end = end - start
+            self._start = 0
+            if end == len(self._buf):
+                self._grow(2 * end)
+        return end
 
     def _got(self, n: int, end: int) -> bool:
         """Account for ``n`` bytes received at ``end`` (0: the peer closed)."""

@@ -265,6 +265,18 @@ async def check_many_files(receiver: Receiver, tmp_path: Path) -> None:
 
 
 async def test_several_senders_at_once(receiver: Receiver, tmp_path: Path) -> None:
+    """Four storescu at once; their objects are all served by one thread, the
+    receiver's hub (services.scp_hub), not by four DUL threads."""
+    import threading
+
+    threads: list[str] = []
+    store_spool = receiver.scp._store_spool
+
+    def recording(*args: Any) -> Any:
+        threads.append(threading.current_thread().name)
+        return store_spool(*args)
+
+    receiver.scp._store_spool = recording  # type: ignore[method-assign]
     batches = []
     for s in range(4):
         batches.append(
@@ -287,6 +299,8 @@ async def test_several_senders_at_once(receiver: Receiver, tmp_path: Path) -> No
     await receiver.wait_for("released", 4)
     assert len(stored(receiver)) == 60
     assert len({e.assoc_id for e in receiver.events}) == 4
+    assert threads == ["dcmtui-receiver-hub"] * 60
+    assert not list((receiver.store / INCOMING).iterdir())
 
 
 async def test_duplicates_keep_both_when_different(
