@@ -875,8 +875,8 @@ class StoreScp:
                 hub = self._hub
                 if hub is not None and hub.attach(reader, handed_back):
                     return False
-            if reader.has_pdu() or reader.failed is not None:  # read ahead
-                reader()
+            if reader.has_pdu() or reader.failed is not None or reader.unsent:
+                reader()  # read ahead, or left over by the hub
                 return True
             return bool(transport_event())
 

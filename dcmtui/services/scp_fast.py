@@ -240,6 +240,9 @@ class FastReader:
         """Set by the hub: wakes the DUL thread when the reader is back."""
         self.serving = threading.RLock()
         """Held by the hub while it serves this reader."""
+        self.unsent = b""
+        """The rest of a response the hub could not write at once (the peer
+        does not read): written by the DUL thread, which takes over."""
         self.failed: Exception | None = None
         """What went wrong while the hub served this reader: raised in the
         DUL thread, where pynetdicom aborts the association for it."""
@@ -258,6 +261,10 @@ class FastReader:
         if self.failed is not None:
             failed, self.failed = self.failed, None
             raise failed
+        if self.unsent:
+            unsent, self.unsent = self.unsent, b""
+            with contextlib.suppress(OSError):
+                self.raw.sendall(unsent)  # waits (up to the socket's timeout)
         if self._dead:
             return
         if self._start == self._end:
@@ -309,6 +316,8 @@ class FastReader:
             if pdu is None:
                 return not self._dead
             self._p_data(pdu[1])
+            if self.unsent:  # nothing more before the rest of that answer
+                return False
         return True
 
     def release(self) -> None:
@@ -532,5 +541,8 @@ class FastReader:
             if sent == len(pdu):
                 return
             pdu = pdu[sent:]
+            if self.hub is not None:  # the hub never waits for one peer
+                self.unsent = pdu
+                return
         with contextlib.suppress(OSError):
             self.raw.sendall(pdu)  # waits (up to the socket's timeout)

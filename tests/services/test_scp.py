@@ -276,7 +276,7 @@ async def test_several_senders_at_once(receiver: Receiver, tmp_path: Path) -> No
         threads.append(threading.current_thread().name)
         return store_spool(*args)
 
-    receiver.scp._store_spool = recording  # type: ignore[method-assign]
+    receiver.scp._store_spool = recording  # type: ignore[method-assign,assignment]
     batches = []
     for s in range(4):
         batches.append(

@@ -270,3 +270,128 @@ async def test_broken_p_data_aborts_only_that_association(
     await rx.wait_for("aborted")
     await asyncio.to_thread(assoc.abort)
     await still_serving(rx, tmp_path)
+
+
+def c_store_pdus(message_id: int, sop_uid: str, dataset: bytes) -> bytes:
+    """A C-STORE-RQ on presentation context 1: command PDU, then data PDU."""
+    import struct
+
+    ct = b"1.2.840.10008.5.1.4.1.1.7\0"  # Secondary Capture, even length
+    uid = sop_uid.encode() + (b"\0" if len(sop_uid) % 2 else b"")
+
+    def el(elem: int, value: bytes) -> bytes:
+        return struct.pack("<HHL", 0, elem, len(value)) + value
+
+    body = (
+        el(0x0002, ct)
+        + el(0x0100, (1).to_bytes(2, "little"))
+        + el(0x0110, message_id.to_bytes(2, "little"))
+        + el(0x0700, (0).to_bytes(2, "little"))
+        + el(0x0800, (0).to_bytes(2, "little"))
+        + el(0x1000, uid)
+    )
+    command = el(0x0000, len(body).to_bytes(4, "little")) + body
+
+    def p_data(control: int, data: bytes) -> bytes:
+        return pdu(
+            0x04, (len(data) + 2).to_bytes(4, "big") + bytes([1, control]) + data
+        )
+
+    return p_data(0x03, command) + p_data(0x02, dataset)
+
+
+async def test_a_peer_that_reads_no_answers_holds_up_no_one(tmp_path: Path) -> None:
+    """One thread (the hub) serves every plain association: a peer that sends
+    objects but never reads the answers must not make it wait. Its answers
+    are left to its own thread, which sends them once the peer reads; another
+    sender meanwhile is served at once (its storescu would time out)."""
+    import io
+    import struct
+
+    import pydicom
+    from pydicom.dataset import Dataset
+    from pydicom.filewriter import write_dataset
+    from pynetdicom import AE
+
+    from dcmtui.services.scp_fast import parse_command
+
+    settings = make_settings(tmp_path, idle_timeout=60.0)
+    rx = await start_receiver(settings, tmp_path / "store")
+    try:
+        ae = AE(ae_title="STUCK")
+        ae.add_requested_context(
+            "1.2.840.10008.5.1.4.1.1.7", pydicom.uid.ImplicitVRLittleEndian
+        )
+        assoc = await asyncio.to_thread(ae.associate, "127.0.0.1", rx.port)
+        assert assoc.is_established
+        # this peer reads nothing: its DUL thread never looks at the socket
+        assoc.dul._is_transport_event = lambda: False  # type: ignore[method-assign]
+        assert assoc.dul.socket is not None and assoc.dul.socket.socket is not None
+        raw = assoc.dul.socket.socket
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        # and the receiver's side of it holds few answers (the kernel would
+        # otherwise grow the buffer to megabytes)
+        (ours,) = [a.raw_socket for a in rx.scp._assocs.values() if a.requested]
+        assert ours is not None
+        ours.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4096)
+        count = 3000
+        messages = []
+        for n in range(1, count + 1):
+            ds = Dataset()
+            ds.PatientID = "STUCK"
+            ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+            ds.SOPInstanceUID = f"1.2.826.0.1.3680043.8.498.9.{n}"
+            ds.StudyInstanceUID = "1.2.826.0.1.3680043.8.498.9"
+            ds.SeriesInstanceUID = "1.2.826.0.1.3680043.8.498.9.0"
+            buf = io.BytesIO()
+            fp = pydicom.filebase.DicomFileLike(buf)
+            fp.is_implicit_VR = fp.is_little_endian = True
+            write_dataset(fp, ds)
+            messages.append(c_store_pdus(n, ds.SOPInstanceUID, buf.getvalue()))
+        sending = asyncio.create_task(
+            asyncio.to_thread(raw.sendall, b"".join(messages))
+        )
+        # once the answers fill the socket, the stuck peer's thread holds them
+        await asyncio.sleep(1.0)
+        files = [write_dicom(tmp_path / "other" / f"{i}.dcm") for i in range(5)]
+        done = await run(
+            dcmtk("storescu"),
+            "--dimse-timeout",
+            "10",
+            "-aet",
+            "OTHER",
+            "127.0.0.1",
+            str(rx.port),
+            *map(str, files),
+        )
+        assert done.returncode == 0, done.stderr
+        # now the stuck peer reads: every answer arrives, whole and in order
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+        raw.settimeout(30)
+        answers: list[tuple[int, int]] = []
+        data = b""
+        while len(answers) < count:
+            chunk = await asyncio.to_thread(raw.recv, 1 << 20)
+            assert chunk, f"connection closed after {len(answers)} answers"
+            data += chunk
+            while len(data) >= 6:
+                length = struct.unpack(">L", data[2:6])[0]
+                if len(data) < 6 + length:
+                    break
+                assert data[0] == 0x04 and data[11] == 0x03  # command, last
+                command = parse_command(data[12 : 6 + length])
+                answers.append(
+                    (
+                        int.from_bytes(command[0x0120], "little"),
+                        int.from_bytes(command[0x0900], "little"),
+                    )
+                )
+                data = data[6 + length :]
+        assert answers == [(n, 0) for n in range(1, count + 1)]
+        await sending
+        del assoc.dul._is_transport_event  # reads again: it can abort
+        await asyncio.to_thread(assoc.abort)
+        await rx.wait_for("aborted")
+        assert len(stored(rx)) == count + len(files)
+    finally:
+        await rx.scp.stop(grace=1)
