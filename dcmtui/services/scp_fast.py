@@ -10,6 +10,9 @@ into the spool file, and the response is encoded from a template and sent at
 once, before the object's bookkeeping. Everything else (association
 negotiation, release, abort, timers) stays with pynetdicom: PDUs other than
 P-DATA-TF are decoded and queued exactly as pynetdicom's own reader does.
+Over plain TCP, the reader of an established association is lent to one
+thread that serves all of them (services.scp_hub, :meth:`FastReader.pump`)
+instead of running in the association's DUL thread.
 """
 
 from __future__ import annotations
