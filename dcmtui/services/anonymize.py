@@ -27,6 +27,7 @@ import tempfile
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeAlias
 
 from pydicom import dcmread
 from pydicom.datadict import keyword_for_tag, tag_for_keyword
@@ -60,9 +61,12 @@ _OPTION_CODES = {
 }
 
 # Table E.1-1 (basic profile column), by keyword. The option that keeps an
-# attribute, if any, comes second.
+# attribute (K in its column), if any, comes second; an attribute that
+# several options keep names them all, and any one of them keeps it. Checked
+# against the 2026c edition of PS3.15 (retain columns: 2025b).
 _D, _Z, _X, _U = "D", "Z", "X", "U"
-_TABLE: dict[str, tuple[str, str | None]] = {
+_Keep: TypeAlias = str | tuple[str, ...] | None
+_TABLE: dict[str, tuple[str, _Keep]] = {
     # Patient identity
     "PatientName": (_Z, None),
     "PatientID": (_Z, None),
@@ -86,7 +90,7 @@ _TABLE: dict[str, tuple[str, str | None]] = {
     "MilitaryRank": (_X, None),
     "BranchOfService": (_X, None),
     "MedicalRecordLocator": (_X, None),
-    "ReferencedPatientSequence": (_X, None),
+    "ReferencedPatientSequence": (_X, KEEP_UIDS),
     "ReferencedPatientPhotoSequence": (_X, None),
     "ResponsiblePerson": (_X, None),
     "ResponsiblePersonRole": (_X, None),
@@ -104,7 +108,7 @@ _TABLE: dict[str, tuple[str, str | None]] = {
     "Allergies": (_X, None),
     "Occupation": (_X, None),
     "SpecialNeeds": (_X, None),
-    "LastMenstrualDate": (_X, None),
+    "LastMenstrualDate": (_X, KEEP_DATES),
     # Patient characteristics
     "PatientSex": (_Z, KEEP_PATIENT),
     "PatientAge": (_X, KEEP_PATIENT),
@@ -205,8 +209,8 @@ _TABLE: dict[str, tuple[str, str | None]] = {
     "ScheduledProcedureStepEndTime": (_X, KEEP_DATES),
     "AdmittingDate": (_X, KEEP_DATES),
     "AdmittingTime": (_X, KEEP_DATES),
-    "DateOfLastCalibration": (_X, KEEP_DATES),
-    "TimeOfLastCalibration": (_X, KEEP_DATES),
+    "DateOfLastCalibration": (_X, (KEEP_DATES, KEEP_DEVICE)),
+    "TimeOfLastCalibration": (_X, (KEEP_DATES, KEEP_DEVICE)),
     "DateOfSecondaryCapture": (_X, KEEP_DATES),
     "TimeOfSecondaryCapture": (_X, KEEP_DATES),
     "RadiopharmaceuticalStartTime": (_X, KEEP_DATES),
@@ -379,8 +383,8 @@ _TABLE: dict[str, tuple[str, str | None]] = {
     "ScheduledStudyLocation": (_X, KEEP_DEVICE),
     "UniqueDeviceIdentifier": (_X, KEEP_DEVICE),
     "UDISequence": (_X, KEEP_DEVICE),
-    "DateOfLastDetectorCalibration": (_X, KEEP_DEVICE),
-    "TimeOfLastDetectorCalibration": (_X, KEEP_DEVICE),
+    "DateOfLastDetectorCalibration": (_X, (KEEP_DATES, KEEP_DEVICE)),
+    "TimeOfLastDetectorCalibration": (_X, (KEEP_DATES, KEEP_DEVICE)),
     "ModifyingDeviceID": (_X, KEEP_DEVICE),
     "XRayDetectorID": (_D, KEEP_DEVICE),
     "XRaySourceID": (_D, KEEP_DEVICE),
@@ -395,10 +399,306 @@ _TABLE: dict[str, tuple[str, str | None]] = {
     "ScheduledStationAETitle": (_X, None),
     "ScheduledStudyLocationAETitle": (_X, None),
     "DestinationAE": (_D, None),
+    # The rest of Table E.1-1 (DICOM 2026c), in tag order: GPS, lenses,
+    # calibration, specimens, selectors, RT plans and records, trial issuers,
+    # SR and waveform annotations. A compound action is written as its first
+    # choice (X/Z, X/D, X/Z/D: X; Z/D: Z), as above; the comment keeps it.
+    "ContextGroupVersion": (_D, KEEP_DATES),
+    "ContextGroupLocalVersion": (_D, KEEP_DATES),
+    "PyramidDescription": (_X, None),
+    "EthnicGroupCodeSequence": (_X, KEEP_PATIENT),
+    "IssuerOfClinicalTrialProtocolID": (_X, None),
+    "OtherClinicalTrialProtocolIDsSequence": (_X, None),
+    "IssuerOfClinicalTrialSiteID": (_X, None),
+    "IssuerOfClinicalTrialSubjectID": (_X, None),
+    "IssuerOfClinicalTrialSubjectReadingID": (_X, None),
+    "IssuerOfClinicalTrialTimePointID": (_X, None),
+    "IssuerOfClinicalTrialSeriesID": (_X, None),
+    "ClinicalTrialProtocolEthicsCommitteeName": (_D, KEEP_INSTITUTION),
+    "ClinicalTrialProtocolEthicsCommitteeApprovalNumber": (_X, None),
+    "EthicsCommitteeApprovalEffectivenessStartDate": (_X, KEEP_DATES),
+    "EthicsCommitteeApprovalEffectivenessEndDate": (_X, KEEP_DATES),
+    "CalibrationTime": (_X, (KEEP_DATES, KEEP_DEVICE)),
+    "CalibrationDate": (_X, (KEEP_DATES, KEEP_DEVICE)),
+    "LensSpecification": (_X, KEEP_DEVICE),
+    "LensMake": (_X, KEEP_DEVICE),
+    "LensModel": (_X, KEEP_DEVICE),
+    "GPSVersionID": (_X, None),
+    "GPSLatitudeRef": (_X, None),
+    "GPSLatitude": (_X, None),
+    "GPSLongitudeRef": (_X, None),
+    "GPSLongitude": (_X, None),
+    "GPSAltitudeRef": (_X, None),
+    "GPSAltitude": (_X, None),
+    "GPSTimeStamp": (_X, None),
+    "GPSSatellites": (_X, None),
+    "GPSStatus": (_X, None),
+    "GPSMeasureMode": (_X, None),
+    "GPSDOP": (_X, None),
+    "GPSSpeedRef": (_X, None),
+    "GPSSpeed": (_X, None),
+    "GPSTrackRef": (_X, None),
+    "GPSTrack": (_X, None),
+    "GPSImgDirectionRef": (_X, None),
+    "GPSImgDirection": (_X, None),
+    "GPSMapDatum": (_X, None),
+    "GPSDestLatitudeRef": (_X, None),
+    "GPSDestLatitude": (_X, None),
+    "GPSDestLongitudeRef": (_X, None),
+    "GPSDestLongitude": (_X, None),
+    "GPSDestBearingRef": (_X, None),
+    "GPSDestBearing": (_X, None),
+    "GPSDestDistanceRef": (_X, None),
+    "GPSDestDistance": (_X, None),
+    "GPSProcessingMethod": (_X, None),
+    "GPSAreaInformation": (_X, None),
+    "GPSDateStamp": (_X, KEEP_DATES),
+    "GPSDifferential": (_X, None),
+    "InterventionDrugStopTime": (_X, KEEP_DATES),
+    "InterventionDrugStartTime": (_X, KEEP_DATES),
+    "ManufacturerDeviceClassUID": (_U, KEEP_DEVICE),
+    "SecondaryCaptureDeviceID": (_X, None),
+    "HardcopyCreationDeviceID": (_X, None),
+    "RadiopharmaceuticalStopDateTime": (_X, KEEP_DATES),
+    "AcquisitionFieldOfViewLabel": (_D, None),
+    "DateTimeOfLastCalibration": (_X, (KEEP_DATES, KEEP_DEVICE)),
+    "CalibrationDateTime": (_Z, (KEEP_DATES, KEEP_DEVICE)),
+    "DateOfManufacture": (_X, (KEEP_DATES, KEEP_DEVICE)),
+    "DateOfInstallation": (_X, (KEEP_DATES, KEEP_DEVICE)),
+    "RespiratoryMotionCompensationTechniqueDescription": (_X, None),
+    "SourceStartDateTime": (_D, KEEP_DATES),
+    "SourceEndDateTime": (_D, KEEP_DATES),
+    "MultienergyAcquisitionDescription": (_X, None),
+    "DecompositionDescription": (_X, None),
+    "FunctionalSyncPulse": (_D, KEEP_DATES),
+    "DecayCorrectionDateTime": (_D, KEEP_DATES),
+    "ExclusionStartDateTime": (_D, KEEP_DATES),
+    "InstructionPerformedDateTime": (_Z, KEEP_DATES),  # Z/D
+    "ContributionDateTime": (_X, KEEP_DATES),
+    "ContributionDescription": (_X, None),
+    "PyramidLabel": (_X, None),
+    "FlowIdentifierSequence": (_D, None),
+    "FlowIdentifier": (_D, None),
+    "SourceIdentifier": (_D, None),
+    "FrameOriginTimestamp": (_D, KEEP_DATES),
+    "ScheduledPatientInstitutionResidence": (_X, None),
+    "IssuerOfServiceEpisodeID": (_X, None),
+    "MultiplexGroupLabel": (_X, None),
+    "ChannelLabel": (_X, None),
+    "ChannelDerivationDescription": (_X, None),
+    "ImpedanceMeasurementDateTime": (_D, KEEP_DATES),
+    "WaveformFilterDescription": (_X, None),
+    "FilterLookupTableDescription": (_X, None),
+    "ContainerIdentifier": (_D, None),
+    "IssuerOfTheContainerIdentifierSequence": (_Z, None),
+    "ContainerDescription": (_X, None),
+    "SpecimenIdentifier": (_D, None),
+    "AcquisitionContextDescription": (_X, None),
+    "IssuerOfTheSpecimenIdentifierSequence": (_Z, None),
+    "SpecimenShortDescription": (_X, None),
+    "SpecimenDetailedDescription": (_X, None),
+    "SpecimenPreparationSequence": (_Z, None),
+    "PersonIdentificationCodeSequence": (_D, None),
+    "IssueDateOfImagingServiceRequest": (_X, KEEP_DATES),
+    "IssueTimeOfImagingServiceRequest": (_X, KEEP_DATES),
+    "OrderCallbackTelecomInformation": (_X, None),
+    "ConfidentialityConstraintOnPatientDataDescription": (_X, None),
+    "ScheduledProcedureStepStartDateTime": (_X, KEEP_DATES),
+    "ScheduledProcedureStepExpirationDateTime": (_X, KEEP_DATES),
+    "ScheduledProcedureStepModificationDateTime": (_X, KEEP_DATES),
+    "ExpectedCompletionDateTime": (_X, KEEP_DATES),
+    "ProcedureStepCancellationDateTime": (_X, KEEP_DATES),
+    "FindingsGroupRecordingDateTrial": (_X, KEEP_DATES),
+    "FindingsGroupRecordingTimeTrial": (_X, KEEP_DATES),
+    "VerifyingOrganization": (_D, None),
+    "ObservationStartDateTime": (_X, KEEP_DATES),
+    "VerifyingObserverSequence": (_D, None),
+    "ParticipationDateTime": (_Z, KEEP_DATES),
+    "DateOfDocumentOrVerbalTransactionTrial": (_X, KEEP_DATES),
+    "TimeOfDocumentCreationOrVerbalTransactionTrial": (_X, KEEP_DATES),
+    "ObservationDateTrial": (_X, KEEP_DATES),
+    "ObservationTimeTrial": (_X, KEEP_DATES),
+    "CurrentObserverTrial": (_X, None),
+    "VerbalSourceTrial": (_X, None),
+    "AddressTrial": (_X, None),
+    "TelephoneNumberTrial": (_X, None),
+    "VerbalSourceIdentifierCodeSequenceTrial": (_X, None),
+    "ContentSequence": (_D, None),
+    "WaveformAnnotationSequence": (_X, None),  # X/D
+    "TemplateVersion": (_X, KEEP_DATES),
+    "TemplateLocalVersion": (_X, KEEP_DATES),
+    "HL7DocumentEffectiveTime": (_X, KEEP_DATES),
+    "EncapsulatedDocument": (_D, None),
+    "ApprovalStatusDateTime": (_X, KEEP_DATES),
+    "ProductExpirationDateTime": (_X, KEEP_DATES),
+    "SubstanceAdministrationDateTime": (_X, KEEP_DATES),
+    "AssertionDateTime": (_D, KEEP_DATES),
+    "AssertionExpirationDateTime": (_X, KEEP_DATES),
+    "ContainerComponentID": (_X, None),
+    "EffectiveDateTime": (_D, KEEP_DATES),
+    "InformationIssueDateTime": (_D, KEEP_DATES),
+    "AnnotationGroupLabel": (_D, None),
+    "AnnotationGroupDescription": (_X, None),
+    "GraphicAnnotationSequence": (_D, None),
+    "UnformattedTextValue": (_D, None),
+    "PresentationCreationDate": (_X, KEEP_DATES),
+    "PresentationCreationTime": (_X, KEEP_DATES),
+    "HangingProtocolCreationDateTime": (_D, KEEP_DATES),
+    "SelectorAEValue": (_D, None),
+    "SelectorASValue": (_D, KEEP_PATIENT),
+    "SelectorDAValue": (_D, KEEP_DATES),
+    "SelectorDTValue": (_D, KEEP_DATES),
+    "SelectorOBValue": (_D, None),
+    "SelectorLOValue": (_D, None),
+    "SelectorLTValue": (_D, None),
+    "SelectorPNValue": (_D, None),
+    "SelectorTMValue": (_D, KEEP_DATES),
+    "SelectorSHValue": (_D, None),
+    "SelectorUNValue": (_D, None),
+    "SelectorSTValue": (_D, None),
+    "SelectorUTValue": (_D, None),
+    "SelectorURValue": (_D, None),
+    "ReceivingAE": (_X, None),
+    "RequestingAE": (_X, None),
+    "SOPAuthorizationDateTime": (_X, KEEP_DATES),
+    "DigitalSignatureDateTime": (_D, KEEP_DATES),
+    "CertificateOfSigner": (_D, None),
+    "CertifiedTimestamp": (_X, KEEP_DATES),
+    "ReferencedDigitalSignatureSequence": (_X, None),
+    "ReferencedSOPInstanceMACSequence": (_X, None),
+    "NonconformingDataElementValue": (_X, None),
+    "AttributeModificationDateTime": (_D, KEEP_DATES),
+    "ModifyingSystem": (_D, KEEP_DEVICE),
+    "SourceOfPreviousValues": (_Z, KEEP_INSTITUTION),
+    "ReasonForTheAttributeModification": (_D, None),
+    "InstanceOriginStatus": (_X, None),
+    "CreationDate": (_X, KEEP_DATES),
+    "CreationTime": (_X, KEEP_DATES),
+    "Originator": (_X, None),
+    "PositionAcquisitionTemplateName": (_X, None),
+    "PositionAcquisitionTemplateDescription": (_X, None),
+    "ROIDateTime": (_X, KEEP_DATES),
+    "ROIObservationDateTime": (_X, KEEP_DATES),
+    "ROICreatorSequence": (_X, None),
+    "ROIInterpreterSequence": (_X, None),
+    "TreatmentControlPointDate": (_D, KEEP_DATES),
+    "TreatmentControlPointTime": (_D, KEEP_DATES),
+    "FirstTreatmentDate": (_X, KEEP_DATES),  # X/D
+    "MostRecentTreatmentDate": (_X, KEEP_DATES),  # X/D
+    "SafePositionExitDate": (_D, KEEP_DATES),
+    "SafePositionExitTime": (_D, KEEP_DATES),
+    "SafePositionReturnDate": (_D, KEEP_DATES),
+    "SafePositionReturnTime": (_D, KEEP_DATES),
+    "TreatmentDate": (_X, KEEP_DATES),  # X/D
+    "TreatmentTime": (_X, KEEP_DATES),  # X/D
+    "PrescriptionDescription": (_X, None),
+    "DoseReferenceDescription": (_X, None),
+    "FractionGroupDescription": (_X, None),
+    "BeamDescription": (_X, None),
+    "BolusDescription": (_X, None),
+    "FixationDeviceDescription": (_X, None),
+    "ShieldingDeviceDescription": (_X, None),
+    "SetupTechniqueDescription": (_X, None),
+    "SourceManufacturer": (_X, KEEP_DEVICE),
+    "SourceStrengthReferenceDate": (_D, KEEP_DATES),
+    "SourceStrengthReferenceTime": (_D, KEEP_DATES),
+    "CompensatorDescription": (_X, None),
+    "TreatmentPositionGroupLabel": (_D, None),
+    "RTAccessoryHolderSlotID": (_Z, None),
+    "RTAccessoryDeviceSlotID": (_Z, None),
+    "RadiationDoseIdentificationLabel": (_D, None),
+    "RadiationDoseInVivoMeasurementLabel": (_D, None),
+    "RTToleranceSetLabel": (_D, None),
+    "EquipmentFrameOfReferenceDescription": (_X, None),
+    "RadiationGenerationModeLabel": (_D, None),
+    "RadiationGenerationModeDescription": (_Z, None),
+    "TreatmentToleranceViolationDescription": (_D, None),
+    "TreatmentToleranceViolationDateTime": (_D, KEEP_DATES),
+    "RecordedRTControlPointDateTime": (_D, KEEP_DATES),
+    "InterlockDateTime": (_D, KEEP_DATES),
+    "InterlockDescription": (_D, None),
+    "OverrideDateTime": (_D, KEEP_DATES),
+    "InterlockOriginDescription": (_D, None),
+    "PatientTreatmentPreparationProcedureParameterDescription": (_X, None),
+    "PatientTreatmentPreparationMethodDescription": (_X, None),
+    "DisplacementReferenceLabel": (_X, None),
+    "ReasonForOmissionDescription": (_X, None),
+    "BeamHoldTransitionDateTime": (_D, (KEEP_DATES, KEEP_DEVICE)),
+    "ReviewDate": (_Z, KEEP_DATES),
+    "ReviewTime": (_Z, KEEP_DATES),
+    "ConceptualVolumeCombinationDescription": (_Z, None),
+    "ConceptualVolumeDescription": (_Z, None),
+    "DeviceAlternateIdentifier": (_Z, None),
+    "DeviceLabel": (_D, KEEP_DEVICE),
+    "UserContentLabel": (_D, None),
+    "UserContentLongLabel": (_D, None),
+    "EntityLabel": (_D, None),
+    "EntityName": (_X, None),
+    "EntityDescription": (_X, None),
+    "EntityLongLabel": (_D, None),
+    "ManufacturerDeviceIdentifier": (_Z, KEEP_DEVICE),
+    "IntendedPhaseStartDate": (_X, KEEP_DATES),  # X/D
+    "IntendedPhaseEndDate": (_X, KEEP_DATES),  # X/D
+    "RTPrescriptionLabel": (_D, None),
+    "RTTreatmentApproachLabel": (_X, None),  # X/D
+    "RTPhysicianIntentNarrative": (_Z, None),
+    "ReasonForSuperseding": (_Z, None),
+    "PriorTreatmentDoseDescription": (_X, None),
+    "TreatmentSite": (_X, None),  # X/D
+    "TreatmentTechniqueNotes": (_Z, None),
+    "PrescriptionNotes": (_Z, None),
+    "FractionationNotes": (_Z, None),
+    "PrescriptionNotesSequence": (_Z, None),
+    "IntendedFractionStartTime": (_X, KEEP_DATES),
+    "Arbitrary": (_X, None),
+    "InterpretationTranscriptionDate": (_X, KEEP_DATES),
+    "InterpretationTranscriptionTime": (_X, KEEP_DATES),
+    "InterpretationApprovalDate": (_X, KEEP_DATES),
+    "InterpretationApprovalTime": (_X, KEEP_DATES),
+    "ResultsDistributionListSequence": (_X, None),
+    "DistributionName": (_X, None),
+    "DistributionAddress": (_X, None),
+    "InterpretationIDIssuer": (_X, None),
+}
+
+# Attributes of Table E.1-1 that pydicom's dictionary does not name yet.
+_TABLE_BY_TAG: dict[int, tuple[str, _Keep]] = {
+    0x00081301: (_X, None),  # Principal Diagnosis Code Sequence
+    0x00081302: (_X, None),  # Primary Diagnosis Code Sequence
+    0x00081303: (_X, None),  # Secondary Diagnoses Code Sequence
+    0x00081304: (_X, None),  # Histological Diagnoses Code Sequence
+    0x00100011: (_X, None),  # Person Names to Use Sequence
+    0x00100012: (_X, None),  # Name to Use
+    0x00100013: (_X, None),  # Name to Use Comment
+    0x00100014: (_X, None),  # Third Person Pronouns Sequence
+    0x00100015: (_X, None),  # Pronoun Code Sequence
+    0x00100016: (_X, None),  # Pronoun Comment
+    0x00100041: (_X, None),  # Gender Identity Sequence
+    0x00100042: (_X, None),  # Sex Parameters for Clinical Use Category Comment
+    0x00100043: (_X, KEEP_PATIENT),  # Sex Parameters for Clinical Use Category Sequence
+    0x00100044: (_X, None),  # Gender Identity Code Sequence
+    0x00100045: (_X, None),  # Gender Identity Comment
+    0x00100046: (
+        _X,
+        KEEP_PATIENT,
+    ),  # Sex Parameters for Clinical Use Category Code Sequence
+    0x00100047: (
+        _X,
+        KEEP_PATIENT,
+    ),  # Sex Parameters for Clinical Use Category Reference
+    0x00102162: (_X, KEEP_PATIENT),  # Ethnic Groups
+    0x0040A034: (_X, KEEP_DATES),  # Effective Start DateTime
+    0x0040A035: (_X, KEEP_DATES),  # Effective Stop DateTime
+    0x0040B034: (_X, KEEP_DATES),  # Annotation DateTime
+    0x0040B036: (_X, KEEP_DATES),  # Segment Definition DateTime
+    0x0040B03B: (_X, None),  # Montage Name
+    0x0040B03F: (_X, None),  # Montage Channel Label
+    0x0040E012: (_X, None),  # Display URI
 }
 
 # UIDs that name an instance (remapped with U); class UIDs and coding
-# scheme UIDs are kept.
+# scheme UIDs are kept. Annotation Group UID is D in Table E.1-1: a new UID,
+# the same in every file of the run, is that dummy.
 _UID_KEYWORDS = {
     "StudyInstanceUID",
     "SeriesInstanceUID",
@@ -442,8 +742,53 @@ _UID_KEYWORDS = {
     "PatientSetupUID",
     "RequestedSOPInstanceUID",
     "AffectedSOPInstanceUID",
+    "ReferencedObservationUIDTrial",
+    "ObservationSubjectUIDTrial",
+    "TemplateExtensionOrganizationUID",
+    "TemplateExtensionCreatorUID",
+    "AnnotationGroupUID",
+    "TableTopPositionAlignmentUID",
+    "TreatmentPositionGroupUID",
+    "ReferencedTreatmentPositionGroupUID",
+    "ConceptualVolumeUID",
+    "ReferencedConceptualVolumeUID",
+    "ConstituentConceptualVolumeUID",
+    "SourceConceptualVolumeUID",
+    "ReferencedFiducialsUID",
+    "RTTreatmentPhaseUID",
+    "DosimetricObjectiveUID",
+    "ReferencedDosimetricObjectiveUID",
 }
 _UID_KEYWORDS = {k for k in _UID_KEYWORDS if tag_for_keyword(k) is not None}
+
+# X/Z/U* in Table E.1-1: the sequence is kept and the UIDs in its items are
+# remapped (as any sequence not in the table is walked through).
+_UID_SEQUENCES = frozenset({"ReferencedImageSequence", "SourceImageSequence"})
+
+
+def _keeps(option: _Keep) -> frozenset[str]:
+    if option is None:
+        return frozenset()
+    return frozenset((option,) if isinstance(option, str) else option)
+
+
+def _by_tag() -> dict[int, tuple[str, frozenset[str]]]:
+    table = {
+        tag: (action, _keeps(option)) for tag, (action, option) in _TABLE_BY_TAG.items()
+    }
+    for keyword, (action, option) in _TABLE.items():
+        tag = tag_for_keyword(keyword)
+        if tag is None:
+            raise AssertionError(f"not in pydicom's dictionary: {keyword}")
+        table[tag] = (action, _keeps(option))
+    return table
+
+
+_ACTIONS = _by_tag()
+"""Table E.1-1 by tag: the action and the retain options that keep it."""
+
+# Values with these VRs are bytes: D fills them with zeros (same length).
+_BINARY_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "UN"})
 
 _DUMMY = {
     "PN": "ANONYMIZED",
@@ -461,6 +806,7 @@ _DUMMY = {
     "AS": "000Y",
     "DS": "0",
     "IS": "0",
+    "UR": "urn:anonymized",
 }
 
 
@@ -554,13 +900,15 @@ def _plan(
         if elem.tag.is_private and KEEP_PRIVATE not in keep:
             yield ds, elem, Change(path, "", _X, _value_text(elem), "")
             continue
+        # Curve data (50xx,xxxx), Overlay Data and Overlay Comments (60xx,3000
+        # and 60xx,4000): X.
         if 0x5000 <= group <= 0x50FF or (
-            0x6000 <= group <= 0x60FF and (tag & 0xFFFF) == 0x4000
+            0x6000 <= group <= 0x60FF and (tag & 0xFFFF) in (0x3000, 0x4000)
         ):
             yield ds, elem, Change(path, keyword, _X, _value_text(elem), "")
             continue
-        action, option = _TABLE.get(keyword, (None, None))
-        if option is not None and option in keep:
+        action, options = _ACTIONS.get(tag, (None, frozenset[str]()))
+        if options & keep:
             action = None
         if action is None and keyword in _UID_KEYWORDS and KEEP_UIDS not in keep:
             action = _U
@@ -588,6 +936,9 @@ def _plan(
             dummy = _DUMMY.get(str(elem.VR), "")
             if elem.VR == "SQ":
                 yield ds, elem, Change(path, keyword, _X, "sequence", "")
+            elif elem.VR in _BINARY_VRS:
+                if any(elem.value or b""):
+                    yield ds, elem, Change(path, keyword, _D, old, "zeros")
             elif str(elem.value) != dummy:
                 yield ds, elem, Change(path, keyword, _D, old, dummy)
         elif action == _U:
@@ -608,6 +959,8 @@ def _apply(ds: Dataset, elem: DataElement, change: Change) -> None:
             del ds[elem.tag]
     elif change.action == _Z:
         elem.value = DicomSequence() if elem.VR == "SQ" else None
+    elif change.action == _D and elem.VR in _BINARY_VRS:
+        elem.value = bytes(len(elem.value or b""))
     elif change.action in (_D, _U):
         parts = change.new.split("\\")
         elem.value = parts if len(parts) > 1 else change.new

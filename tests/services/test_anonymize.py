@@ -10,10 +10,12 @@ from typing import Any
 
 import pydicom
 import pytest
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import CTImageStorage
 
+from dcmtui.services import anonymize as anon
 from dcmtui.services.anonymize import (
     AnonymizeError,
     UidMap,
@@ -160,17 +162,19 @@ def test_in_place_and_inside_sequences(tmp_path: Path) -> None:
     item.ObservationDateTime = "20240102101500"
     path = write_image(
         tmp_path / "seq.dcm",
-        ContentSequence=Sequence([item]),
+        ProcedureCodeSequence=Sequence([item]),
+        ContentSequence=Sequence([Dataset()]),
         OtherPatientIDsSequence=Sequence([Dataset()]),
     )
     result = anonymize_file(path, None)
     ds = pydicom.dcmread(path)
     assert result.target == str(path)
-    assert ds.ContentSequence[0].PersonName == "ANONYMIZED"
-    assert ds.ContentSequence[0].ObservationDateTime == "19000101000000"
+    assert ds.ProcedureCodeSequence[0].PersonName == "ANONYMIZED"
+    assert ds.ProcedureCodeSequence[0].ObservationDateTime == "19000101000000"
     assert "OtherPatientIDsSequence" not in ds
+    assert "ContentSequence" not in ds  # D: an SR content tree may hold anything
     paths = {c.path for c in result.changes}
-    assert "(0040,A730)[0].(0040,A123)" in paths
+    assert "(0008,1032)[0].(0040,A123)" in paths
 
 
 def _errors(path: Path) -> set[str]:
@@ -260,3 +264,148 @@ def test_more_of_table_e1_1(tmp_path: Path) -> None:
     assert ds.ReferencedPerformedProcedureStepSequence[0] == ref  # UIDs
     assert "StationAETitle" not in ds  # AE titles are never kept
     assert _errors(tmp_path / "out.dcm") <= _errors(path)
+
+
+_TABLE_E1_1 = Path(__file__).with_name("table_e1_1.tsv")
+
+# Where dcmtui's action is not one the standard allows, on purpose or as
+# found: reported, not changed.
+_KNOWN_DIFFERENCES = {
+    0x00001000: "U",  # Affected SOP Instance UID: X; dcmtui remaps it
+    0x0008009C: "X",  # Consulting Physician's Name: Z
+    0x00402016: "X",  # Placer Order Number / Imaging Service Request: Z
+    0x00402017: "X",  # Filler Order Number / Imaging Service Request: Z
+    0x006A0003: "U",  # Annotation Group UID: D; a consistent new UID is that dummy
+}
+
+
+def _ours(tag: int) -> tuple[str, frozenset[str]]:
+    """dcmtui's action for a tag of Table E.1-1, and the options that keep it."""
+    keyword = keyword_for_tag(tag)
+    if tag in anon._ACTIONS:
+        action, options = anon._ACTIONS[tag]
+        return action, options | ({"uids"} if action == "U" else set())
+    if keyword in anon._UID_KEYWORDS:
+        return "U", frozenset({"uids"})
+    if keyword in anon._UID_SEQUENCES:
+        return "X/Z/U*", frozenset({"uids"})
+    return "K", frozenset()
+
+
+def test_every_attribute_of_table_e1_1_is_handled() -> None:
+    """Every row of PS3.15 Table E.1-1 (2026c; the file says where it comes
+    from) has an action dcmtui applies, one the standard allows, and is kept
+    by each retain option whose column says K."""
+    rows = [
+        line.split("\t")
+        for line in _TABLE_E1_1.read_text().splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(rows) == 655
+    wrong, unkept = [], []
+    for tag_text, action, kept_by, name in rows:
+        if "X" in tag_text[:4]:  # 50xx curve data, 60xx overlays: by group
+            continue
+        tag = int(tag_text, 16)
+        ours, options = _ours(tag)
+        allowed = set(action.split("/")) | {action}
+        if ours not in allowed and _KNOWN_DIFFERENCES.get(tag) != ours:
+            wrong.append(f"{tag_text} {name}: {ours}, not {action}")
+        for option in kept_by.split(",") if kept_by != "-" else []:
+            if option not in options and not (option == "uids" and tag == 0x0040A124):
+                unkept.append(f"{tag_text} {name}: not kept by {option}")
+    assert not wrong, wrong
+    assert not unkept, unkept
+
+
+def test_rare_attributes_of_table_e1_1(tmp_path: Path) -> None:
+    """GPS, lens and calibration, selector values, RT, trial issuers, SR and
+    waveform annotations, attributes pydicom cannot name, overlay data:
+    de-identified as Table E.1-1 says, and kept by their options."""
+    selector = Dataset()
+    selector.SelectorAttribute = 0x00100010
+    selector.SelectorAttributeVR = "PN"
+    selector.SelectorPNValue = "DOE^JOHN"
+    selector.SelectorDAValue = "19610203"
+    selector.SelectorASValue = "063Y"
+    fields: dict[str, Any] = {
+        "GPSLatitude": "52.3702",
+        "GPSLongitude": "4.8952",
+        "GPSDateStamp": "20240102",
+        "LensMake": "ACME OPTICS",
+        "LensSpecification": [1.0, 2.0, 3.0, 4.0],
+        "CalibrationDate": "20230101",
+        "DateOfManufacture": "20190505",
+        "IssuerOfClinicalTrialSubjectID": "TRIAL ISSUER",
+        "ClinicalTrialProtocolEthicsCommitteeName": "ETHICS BOARD",
+        "EthnicGroupCodeSequence": Sequence([Dataset()]),
+        "BeamDescription": "MR DOE SPINE",
+        "RTPrescriptionLabel": "RX DOE",
+        "ConceptualVolumeUID": "1.2.3.4.5.6.88",
+        "AnnotationGroupUID": "1.2.3.4.5.6.89",
+        "ManufacturerDeviceClassUID": "1.2.3.4.5.6.90",
+        "FlowIdentifier": b"\x01\x02\x03\x04",
+        "ContentSequence": Sequence([Dataset()]),
+        "ImageSetSelectorSequence": Sequence([selector]),
+        "ReferencedImageSequence": Sequence([Dataset()]),
+    }
+    path = write_image(tmp_path / "rare.dcm", **fields)
+    ds = pydicom.dcmread(path)
+    ds.ReferencedImageSequence[0].ReferencedSOPClassUID = CTImageStorage
+    ds.ReferencedImageSequence[0].ReferencedSOPInstanceUID = "1.2.3.4.5.6.91"
+    ds.add_new(0x00100012, "LO", "JOHNNY")  # Name to Use: not in pydicom 3.0
+    ds.add_new(0x60003000, "OW", b"\xff" * 8)  # Overlay Data
+    ds.save_as(path)
+    result = anonymize_file(path, tmp_path / "out.dcm")
+    out = pydicom.dcmread(tmp_path / "out.dcm")
+    for gone in (
+        "GPSLatitude",
+        "GPSLongitude",
+        "GPSDateStamp",
+        "LensMake",
+        "LensSpecification",
+        "CalibrationDate",
+        "DateOfManufacture",
+        "IssuerOfClinicalTrialSubjectID",
+        "EthnicGroupCodeSequence",
+        "BeamDescription",
+        "ContentSequence",
+    ):
+        assert gone not in out, gone
+    assert 0x00100012 not in out and 0x60003000 not in out
+    assert out.ClinicalTrialProtocolEthicsCommitteeName == "ANONYMIZED"
+    assert out.RTPrescriptionLabel == "ANONYMIZED"
+    assert out.FlowIdentifier == bytes(4)
+    item = out.ImageSetSelectorSequence[0]
+    assert item.SelectorPNValue == "ANONYMIZED"
+    assert item.SelectorDAValue == "19000101" and item.SelectorASValue == "000Y"
+    for uid in (
+        "ConceptualVolumeUID",
+        "AnnotationGroupUID",
+        "ManufacturerDeviceClassUID",
+    ):
+        assert out[uid].value.startswith("2.25."), uid
+    ref = out.ReferencedImageSequence[0]  # X/Z/U*: kept, its UIDs remapped
+    assert ref.ReferencedSOPInstanceUID.startswith("2.25.")
+    data = (tmp_path / "out.dcm").read_bytes()
+    for value in ("52.3702", "ACME", "DOE", "JOHNNY", "ETHICS", "1.2.3.4.5.6"):
+        assert value.encode() not in data, value
+    assert {c.keyword for c in result.changes} >= {"GPSLatitude", "SelectorPNValue"}
+    assert _errors(tmp_path / "out.dcm") <= _errors(path)
+
+    keep = frozenset({"dates", "device", "uids", "patient", "institution"})
+    anonymize_file(path, tmp_path / "kept.dcm", keep)
+    kept = pydicom.dcmread(tmp_path / "kept.dcm")
+    assert kept.GPSDateStamp == "20240102"  # dates
+    assert kept.LensMake == "ACME OPTICS" and kept.DateOfManufacture == "20190505"
+    assert kept.ClinicalTrialProtocolEthicsCommitteeName == "ETHICS BOARD"
+    assert len(kept.EthnicGroupCodeSequence) == 1  # patient characteristics
+    assert kept.ConceptualVolumeUID == "1.2.3.4.5.6.88"  # UIDs
+    assert kept.ManufacturerDeviceClassUID == "1.2.3.4.5.6.90"
+    item = kept.ImageSetSelectorSequence[0]
+    assert item.SelectorASValue == "063Y" and item.SelectorDAValue == "19610203"
+    assert item.SelectorPNValue == "ANONYMIZED"  # no option keeps a name
+    assert "GPSLatitude" not in kept and "BeamDescription" not in kept
+    # Kept by the device option alone too (its column says K as well).
+    anonymize_file(path, tmp_path / "device.dcm", frozenset({"device"}))
+    assert pydicom.dcmread(tmp_path / "device.dcm").CalibrationDate == "20230101"
