@@ -99,12 +99,19 @@ class Hub:
         self._poke()
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5)
+        if not self._thread.is_alive():
+            with self._lock:  # never a write to a number reused meanwhile
+                wake, self._wake_w = self._wake_w, -1
+                for fd in (self._wake_r, wake):
+                    with contextlib.suppress(OSError):
+                        os.close(fd)
 
     # --- the hub's thread ------------------------------------------------------
 
     def _poke(self) -> None:
-        with contextlib.suppress(OSError):
-            os.write(self._wake_w, b"\0")
+        with self._lock, contextlib.suppress(OSError):
+            if self._wake_w >= 0:
+                os.write(self._wake_w, b"\0")
 
     def _release(self, reader: FastReader) -> None:
         """Unregister ``reader`` and wake its DUL thread (once)."""
@@ -158,6 +165,3 @@ class Hub:
         finally:
             with self._lock:
                 self._epoll.close()
-            for fd in (self._wake_r, self._wake_w):
-                with contextlib.suppress(OSError):
-                    os.close(fd)

@@ -140,6 +140,7 @@ def test_close_hands_every_reader_back() -> None:
         assert reader.back.is_set() and reader.hub is None
         peer.close()
     assert not hub.thread.is_alive()
+    assert hub._wake_w == -1  # closed by close(), after the thread: no late write
     late, late_peer = socket.socketpair()
     assert not hub.attach(cast(Any, Reader(late, drain)), lambda: None)
     late.close()
