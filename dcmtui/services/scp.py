@@ -771,8 +771,8 @@ class StoreScp:
             if reader is not None and reader.hub is not None:
                 reader.hub.detach(reader)  # the DUL thread writes from now on
             send_pdu(primitive)
-            if state.reader is not None:
-                state.reader.woken = True  # before the byte: see FastReader._fill
+            if reader is not None:
+                reader.woken = True  # before the byte: see FastReader._fill
             with contextlib.suppress(OSError):
                 os.write(wake_w, b"\0")
 
@@ -859,19 +859,22 @@ class StoreScp:
         state.reader = reader
         transport_event = dul._is_transport_event
         pipe_w = state.pipe[1]
-        lend = [self._hub is not None and not reader.tls and raw.gettimeout()]
-        """Lend the reader to the hub, once (a plain socket whose reads do
-        not block: pynetdicom's timeout makes it non-blocking)."""
+        # Lent to the hub once: a plain socket whose reads do not block
+        # (pynetdicom's timeout makes it non-blocking).
+        lendable = (
+            self._hub is not None and not reader.tls and raw.gettimeout() is not None
+        )
 
         def handed_back() -> None:
             with contextlib.suppress(OSError):
                 os.write(pipe_w, b"\0")
 
         def is_transport_event() -> bool:
+            nonlocal lendable
             if reader.hub is not None:  # the hub reads the socket
                 return False
-            if lend[0] and enabled():
-                lend[0] = False
+            if lendable and enabled():
+                lendable = False
                 hub = self._hub
                 if hub is not None and hub.attach(reader, handed_back):
                     return False
