@@ -18,6 +18,7 @@ its own layout, renaming those another tool such as dcmmkdir wrote).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import os
 import shutil
 import tempfile
@@ -115,8 +116,8 @@ def _free_file_id(
     ancestors = [root.joinpath(*folder[: i + 1]) for i in range(len(folder))]
     if any(p.exists() and not p.is_dir() for p in ancestors):
         folder = ["DCMTUI"]  # a file where a folder should be: a folder of our own
-    candidates = [wanted[-1]] + [f"{prefix}{n:06d}" for n in range(10**6)]
-    for name in candidates:
+    candidates = (f"{prefix}{n:06d}" for n in range(10**6))
+    for name in itertools.chain((wanted[-1],), candidates):
         parts = [*folder, name]
         key = tuple(part.upper() for part in parts)
         if key not in taken and not root.joinpath(*parts).exists():
