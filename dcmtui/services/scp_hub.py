@@ -15,6 +15,14 @@ P-DATA arrives (release, abort, an unknown PDU: left in the reader's buffer
 for pynetdicom), when the stream ends or fails, or when pynetdicom has a PDU
 to send (:meth:`Hub.detach`, from whichever thread asks). The DUL thread is
 woken through its wake pipe and goes on as it did before the hub existed.
+
+While it is busy, the hub waits for the next bytes by polling for a short
+while (``spin``) before it sleeps in epoll: a sender writes a C-STORE's
+command and its data set as two PDUs a few tens of microseconds apart, and
+its next command comes a little later; a thread that went to sleep meanwhile
+costs two wake-ups per object (about 30 us each on this kind of virtual
+machine: a tenth of a small object's cycle). It never spins when idle: one
+spin that finds nothing, and it sleeps until the next bytes.
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ import logging
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -32,11 +41,18 @@ if TYPE_CHECKING:
 
 LOGGER = logging.getLogger(__name__)
 
+SPIN = 300e-6
+"""Seconds the busy hub polls for the next bytes before it sleeps."""
+
 
 class Hub:
     """The thread that serves lent readers (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, spin: float = SPIN) -> None:
+        self._spin = spin
+        self.spun = 0
+        """Times a poll while spinning found bytes (that a sleep would have
+        waited for)."""
         self._epoll = select.epoll()
         self._readers: dict[int, FastReader] = {}
         """The readers served, by socket file descriptor."""
@@ -140,8 +156,22 @@ class Hub:
             if not keep:
                 self._release(reader)
 
+    def _next_events(self, busy: bool) -> list[tuple[int, int]]:
+        """What epoll reports next: polled for up to ``spin`` seconds first
+        while ``busy`` (see the module docstring), then waited for."""
+        poll = self._epoll.poll
+        if busy and self._spin > 0:
+            limit = time.perf_counter() + self._spin
+            while time.perf_counter() < limit:
+                events = poll(0)
+                if events:
+                    self.spun += 1
+                    return events
+        return poll(1.0)
+
     def _run(self) -> None:
         wake, readers = self._wake_r, self._readers
+        busy = False
         try:
             while not self._stopped:
                 if self._new:
@@ -149,12 +179,16 @@ class Hub:
                         new, self._new = self._new, []
                     for reader in new:
                         self._serve(reader)
-                for fd, _ in self._epoll.poll(1.0):
+                    busy = True
+                events = self._next_events(busy)
+                busy = False
+                for fd, _ in events:
                     if fd == wake:
                         with contextlib.suppress(OSError):
                             os.read(wake, 4096)
                     elif (lent := readers.get(fd)) is not None:
                         self._serve(lent)
+                        busy = True
         except Exception:  # never leave readers stranded
             LOGGER.exception("receiver hub failed")
             with self._lock:

@@ -145,3 +145,46 @@ def test_close_hands_every_reader_back() -> None:
     assert not hub.attach(cast(Any, Reader(late, drain)), lambda: None)
     late.close()
     late_peer.close()
+
+
+def _cpu(thread: threading.Thread) -> float:
+    assert thread.ident is not None
+    return time.clock_gettime(time.pthread_getcpuclockid(thread.ident))
+
+
+@pytest.mark.parametrize(("spin", "spins"), [(2.0, True), (0.0, False)])
+def test_a_busy_hub_polls_for_the_next_bytes_instead_of_sleeping(
+    spin: float, spins: bool
+) -> None:
+    """After serving a reader, bytes that come within the spin are found by
+    polling (no sleep and wake-up); a hub that does not spin never does."""
+    hub = Hub(spin=spin)
+    try:
+        reader, peer = lend(hub, drain)
+        wait(lambda: reader.pumps >= 1)
+        peer.sendall(b"command")
+        wait(lambda: reader.pumps >= 2)
+        time.sleep(0.05)  # the data set comes a little later
+        peer.sendall(b"data set")
+        wait(lambda: reader.pumps >= 3)
+        assert (hub.spun >= 1) is spins
+        peer.close()
+    finally:
+        hub.close()
+
+
+def test_an_idle_hub_sleeps() -> None:
+    """One spin after the last bytes, then the hub sleeps: no CPU while
+    nothing comes, even with a long spin."""
+    hub = Hub(spin=0.1)
+    try:
+        reader, peer = lend(hub, drain)
+        peer.sendall(b"x")
+        wait(lambda: reader.pumps >= 2)
+        time.sleep(0.3)  # the one spin (0.1 s of CPU) is over
+        before = _cpu(hub.thread)
+        time.sleep(0.5)
+        assert _cpu(hub.thread) - before < 0.02
+        peer.close()
+    finally:
+        hub.close()
