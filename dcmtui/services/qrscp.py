@@ -43,7 +43,6 @@ from dcmtui.services.qr_fast import (
     FastResponses,
     LaneClosed,
     PendingGet,
-    cache_uid_validation,
     get_response_command,
     pending_find_command,
     uid_list,
@@ -181,7 +180,6 @@ class QrService:
         )
         self._lock = threading.Lock()
         self._used: int | None = None
-        cache_uid_validation()  # association requests of retrieve clients
 
     # --- the hook interface of StoreScp -----------------------------------
 

@@ -510,7 +510,10 @@ class StoreScp:
     def _start(self) -> int:
         from pynetdicom import AE, evt
 
+        from dcmtui.services.uid_validation import cache_uid_validation
+
         _install_hooks()
+        cache_uid_validation()  # association requests propose hundreds of UIDs
         try:
             self.store.prepare()
         except OSError as exc:
@@ -1016,10 +1019,10 @@ class StoreScp:
                 )
                 return
             supported = self._contexts_for(contexts)
+            ours = {str(cx.abstract_syntax) for cx in supported}
             for extension in self.extensions or ():
                 supported = extension.contexts(assoc, state.calling, supported)
             assoc.acceptor.supported_contexts = supported
-            ours = {str(cx.abstract_syntax) for cx in self._contexts_for(contexts)}
             state.fast = self.fast_path and all(
                 str(cx.abstract_syntax) in ours for cx in supported
             )
