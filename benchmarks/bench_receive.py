@@ -2,9 +2,11 @@
 
 DCMTK's ``storescu`` (``TCP_NODELAY=1``) sends the same files to each receiver
 in turn: 2,000 small CT files, then one ~400 MB multi-frame file, then the
-2,000 files again from 4 senders at once. Both receivers write every object to
-disk (storescp ``--output-directory``; dcmtui its store, plus its index and
-associations.jsonl), both with 128 KB PDUs (storescu's largest).
+2,000 files again from 4 senders at once; last, 100 of the small files from a
+``storescu`` left as Debian ships it, with Nagle's algorithm on (``nagle``).
+Both receivers write every object to disk (storescp ``--output-directory``;
+dcmtui its store, plus its index and associations.jsonl), both with 128 KB
+PDUs (storescu's largest).
 
 What is timed: the whole ``storescu`` run(s), from start to exit, against a
 receiver that was started (and answered a connection) before: neither
@@ -25,9 +27,16 @@ before a run makes the next file creations scan the recently freed inodes
 time the file system rather than the receivers, differently for whichever
 receiver runs next.
 
+``--variant NAME=FOLDER`` (repeatable) adds another dcmtui receiver, run from
+the source tree in FOLDER (a ``git worktree`` of another commit, say) through
+``PYTHONPATH``: an A/B of two versions of the receiver in the same run, each
+against the same storescp runs. With more than two receivers the order
+rotates from one repetition to the next.
+
 Usage::
 
     python benchmarks/bench_receive.py [--files 2000] [--mb 400] [--reps 5] [--json]
+        [--variant NAME=FOLDER ...]
 """
 
 from __future__ import annotations
@@ -137,7 +146,7 @@ def _big_file(path: Path, megabytes: int) -> Path:
 class Receiver:
     """One receiver process: started once, its store emptied between runs."""
 
-    def __init__(self, name: str, home: Path) -> None:
+    def __init__(self, name: str, home: Path, source: Path | None = None) -> None:
         self.name = name
         self.port = _free_port()
         self.store = home / f"{name}-store"
@@ -156,8 +165,10 @@ class Receiver:
             ]
         else:
             for part in ("config", "data", "log"):
-                (home / f"dcmtui-{part}").mkdir(exist_ok=True)
-                env[f"DCMTUI_{part.upper()}_DIR"] = str(home / f"dcmtui-{part}")
+                (home / f"{name}-{part}").mkdir(exist_ok=True)
+                env[f"DCMTUI_{part.upper()}_DIR"] = str(home / f"{name}-{part}")
+            if source is not None:
+                env["PYTHONPATH"] = str(source)
             argv = [
                 sys.executable,
                 "-m",
@@ -174,7 +185,11 @@ class Receiver:
                 str(self.store),
             ]
         self.proc = subprocess.Popen(
-            argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            argv,
+            env=env,
+            cwd=home,  # not the checkout: python -m puts the cwd before PYTHONPATH
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
@@ -220,9 +235,11 @@ class Receiver:
             self.proc.wait()
 
 
-def _send(port: int, groups: list[list[Path]]) -> float:
+def _send(port: int, groups: list[list[Path]], nodelay: bool = True) -> float:
     """Send each group with its own storescu, all at once; wall seconds."""
     env = dict(os.environ, TCP_NODELAY="1")
+    if not nodelay:
+        env.pop("TCP_NODELAY")
     t0 = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -279,7 +296,24 @@ def main(argv: list[str] | None = None) -> int:
         default=Path(tempfile.gettempdir()) / "dcmtui-bench-receive",
     )
     parser.add_argument("--json", action="store_true")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=("small", "big", "x4", "nagle"),
+        help="run only this scenario (repeatable; default: all four)",
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        metavar="NAME=FOLDER",
+        help="another dcmtui receiver, run from the source tree in FOLDER",
+    )
     args = parser.parse_args(argv)
+    variants = {"dcmtui": None} | {
+        name: Path(folder).resolve()
+        for name, _, folder in (v.partition("=") for v in args.variant)
+    }
 
     small = _small_files(args.cache / f"small-{args.files}", args.files)
     big = _big_file(args.cache / f"big-{args.mb}.dcm", args.mb)
@@ -290,13 +324,24 @@ def main(argv: list[str] | None = None) -> int:
         "small": ([small], len(small), small_mb),
         "big": ([[big]], 1, big_mb),
         "small x4 senders": (quarters, len(small), small_mb),
+        "nagle": ([small[:100]], 100, small_mb * 100 / len(small)),
     }
+    if args.only:
+        chosen = {
+            "small": "small",
+            "big": "big",
+            "x4": "small x4 senders",
+            "nagle": "nagle",
+        }
+        scenarios = {chosen[o]: scenarios[chosen[o]] for o in args.only}
     results: dict[str, dict[str, dict[str, float]]] = {}
     ratios: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-receive-") as tmp:
         home = Path(tmp)
         trash = home / "trash"
-        receivers = {name: Receiver(name, home) for name in ("storescp", "dcmtui")}
+        receivers = {"storescp": Receiver("storescp", home)} | {
+            name: Receiver(name, home, source) for name, source in variants.items()
+        }
         try:
             for scenario, (groups, count, megabytes) in scenarios.items():
                 times: dict[str, list[float]] = {name: [] for name in receivers}
@@ -304,23 +349,27 @@ def main(argv: list[str] | None = None) -> int:
                 lost: dict[str, int] = dict.fromkeys(receivers, 0)
                 for rep in range(args.reps):
                     order = list(receivers.items())
-                    if rep % 2:
+                    if len(order) == 2 and rep % 2:
                         order.reverse()  # neither always runs first
+                    elif len(order) > 2:
+                        shift = rep % len(order)
+                        order = order[shift:] + order[:shift]
                     for name, rx in order:
                         rx.clear(trash)
                         _settle(receivers.values())
                         before = rx.cpu_seconds()
-                        seconds = _send(rx.port, groups)
+                        seconds = _send(rx.port, groups, scenario != "nagle")
                         _wait_received(rx, count)
                         cpu[name].append(rx.cpu_seconds() - before)
                         lost[name] = max(lost[name], count - rx.received())
                         times[name].append(seconds)
-                ratios[scenario] = [
-                    ref / ours
-                    for ref, ours in zip(
-                        times["storescp"], times["dcmtui"], strict=True
-                    )
-                ]
+                for name in variants:
+                    ratios[f"{scenario}/{name}"] = [
+                        ref / ours
+                        for ref, ours in zip(
+                            times["storescp"], times[name], strict=True
+                        )
+                    ]
                 results[scenario] = {
                     name: {
                         "seconds": statistics.median(values),
@@ -345,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
         f"medians of {args.reps}"
     )
     for scenario, by_name in results.items():
-        ref, ours = by_name["storescp"], by_name["dcmtui"]
+        ref = by_name["storescp"]
         print(f"\n{scenario}:")
         for name, r in by_name.items():
             print(
@@ -353,11 +402,14 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r['mb_per_s']:7.0f} MB/s  cpu {r['cpu_seconds']:5.2f} s  "
                 f"lost {r['lost']:.0f}  peak RSS so far {r['peak_mb']:.0f} MB"
             )
-        each = ratios[scenario]
-        print(
-            f"  dcmtui speed vs storescp: {ref['seconds'] / ours['seconds']:.2f}x "
-            f"(per repetition {min(each):.2f}-{max(each):.2f}x; target >= 1.0x)"
-        )
+        for name in variants:
+            each = ratios[f"{scenario}/{name}"]
+            print(
+                f"  {name} speed vs storescp: "
+                f"{ref['seconds'] / by_name[name]['seconds']:.2f}x (per repetition "
+                f"{min(each):.2f}-{max(each):.2f}x, median "
+                f"{statistics.median(each):.2f}x; target >= 1.0x)"
+            )
     return 0
 
 
