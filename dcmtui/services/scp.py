@@ -392,8 +392,17 @@ def _fast_recv(
 
     pynetdicom reads a PDU by asking for the length the peer declared; a peer
     declaring 4 GB would make it buffer 4 GB. Above ``cap`` we refuse (the
-    OSError makes pynetdicom close the connection: event 17).
+    OSError makes pynetdicom close the connection: event 17). Before it waits
+    for bytes, it has the kernel acknowledge what came
+    (scp_fast.acknowledge_now), so that a sender with Nagle's algorithm on
+    does not hold the rest back for 40 ms.
     """
+    from dcmtui.services.scp_fast import acknowledge_now
+
+    # Over TLS, or on a blocking socket, nothing tells what is there without
+    # waiting: acknowledge before every read instead.
+    cannot_look = isinstance(raw, ssl.SSLSocket) or raw.gettimeout() is None
+    fd = raw.fileno()
 
     def recv(nr_bytes: int) -> bytearray:
         if nr_bytes > cap:
@@ -408,6 +417,19 @@ def _fast_recv(
         got = 0
         while got < nr_bytes:
             try:
+                if cannot_look:
+                    acknowledge_now(raw)
+                else:  # what is there; if nothing, acknowledge, then wait
+                    # (os.readv: socket.recv_into polls first, with a timeout;
+                    # pynetdicom's timeout leaves the descriptor non-blocking)
+                    try:
+                        n = os.readv(fd, (view[got:],))
+                    except (BlockingIOError, InterruptedError):
+                        acknowledge_now(raw)
+                    else:
+                        if n:
+                            got += n
+                            continue
                 n = raw.recv_into(view[got:], nr_bytes - got)
             except OSError:
                 closed()

@@ -303,6 +303,59 @@ async def test_several_senders_at_once(receiver: Receiver, tmp_path: Path) -> No
     assert not list((receiver.store / INCOMING).iterdir())
 
 
+def delayed_acks() -> int:
+    """How many acknowledgements Linux has delayed so far (TcpExt DelayedACKs:
+    one each time the delayed-ACK timer fired, in this network namespace)."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            counters = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(counters["DelayedACKs"])
+    raise AssertionError("no TcpExt counters in /proc/net/netstat")
+
+
+async def send_with_nagle(port: int, files: list[Path], *options: str) -> int:
+    """Send ``files`` with storescu as Debian ships it (no ``TCP_NODELAY=1``:
+    Nagle's algorithm on); how many acknowledgements Linux delayed meanwhile."""
+    env = {k: v for k, v in os.environ.items() if k != "TCP_NODELAY"}
+    before = delayed_acks()
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [dcmtk("storescu"), *options, "127.0.0.1", str(port), *map(str, files)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    delayed = delayed_acks() - before
+    assert done.returncode == 0, done.stderr
+    return delayed
+
+
+@pytest.mark.parametrize("fast", [True, False], ids=["fast-path", "pynetdicom"])
+async def test_a_sender_with_nagle_on_is_not_held_up(
+    fast: bool, tmp_path: Path
+) -> None:
+    """storescu with Nagle's algorithm on holds each data set (and each PDU
+    body written after its header) back until what it sent before is
+    acknowledged, and Linux delays that acknowledgement about 40 ms: storescp
+    waits that long for every object. The receiver acknowledges at once, so
+    no acknowledgement waits for the delayed-ACK timer (without it: at least
+    one per object, 40 here)."""
+    receiver = await start_receiver(
+        make_settings(tmp_path), tmp_path / "store", fast=fast
+    )
+    try:
+        files = [write_dicom(tmp_path / "src" / f"{i}.dcm") for i in range(40)]
+        delayed = await send_with_nagle(receiver.port, files)
+        await receiver.wait_for("released")
+        assert len(stored(receiver)) == 40
+        assert receiver.scp.fast_objects == (40 if fast else 0)
+        assert delayed < 10  # other traffic of the machine may add a few
+    finally:
+        await receiver.scp.stop(grace=1)
+
+
 async def test_duplicates_keep_both_when_different(
     receiver: Receiver, tmp_path: Path
 ) -> None:

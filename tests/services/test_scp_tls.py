@@ -17,6 +17,7 @@ from tests.services.test_scp import (
     dataset_bytes,
     make_settings,
     run,
+    send_with_nagle,
     start_receiver,
     stored,
 )
@@ -116,6 +117,28 @@ async def test_tls_without_client_certificates(pki: Path, tmp_path: Path) -> Non
         plain = await run(dcmtk("echoscu"), "127.0.0.1", str(rx.port))
         assert plain.returncode != 0  # plain TCP to a TLS port
         await rx.wait_for("failed")
+    finally:
+        await rx.scp.stop(grace=1)
+
+
+async def test_tls_sender_with_nagle_on_is_not_held_up(
+    pki: Path, tmp_path: Path
+) -> None:
+    """Over TLS too, the receiver acknowledges at once what came while the
+    rest of an object is awaited (test_scp: a sender with Nagle's algorithm
+    on, storescu as Debian ships it)."""
+    settings = make_settings(
+        tmp_path, tls_cert=str(pki / "server.crt"), tls_key=str(pki / "server.key")
+    )
+    rx = await start_receiver(settings, tmp_path / "store")
+    try:
+        files = [write_dicom(tmp_path / "src" / f"{i}.dcm") for i in range(40)]
+        tls = ("+tla", "+cf", str(pki / "ca.crt"))
+        delayed = await send_with_nagle(rx.port, files, *tls)
+        await rx.wait_for("released")
+        assert len(stored(rx)) == 40
+        assert rx.scp.fast_objects == 40
+        assert delayed < 10  # without: at least one per object
     finally:
         await rx.scp.stop(grace=1)
 
