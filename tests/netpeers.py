@@ -73,11 +73,34 @@ class Peer:
                 self.proc.wait(5)
 
 
+def delayed_acks() -> int:
+    """How many acknowledgements Linux has delayed so far (TcpExt DelayedACKs:
+    one each time the delayed-ACK timer fired, in this network namespace).
+    A peer with Nagle's algorithm on that waits for one of ours shows here."""
+    lines = Path("/proc/net/netstat").read_text().splitlines()
+    for names, values in zip(lines[::2], lines[1::2], strict=False):
+        if names.startswith("TcpExt:"):
+            counters = dict(zip(names.split()[1:], values.split()[1:], strict=True))
+            return int(counters["DelayedACKs"])
+    raise AssertionError("no TcpExt counters in /proc/net/netstat")
+
+
 def start(
-    argv: Sequence[str], port: int, log: Path, *, cwd: Path | None = None
+    argv: Sequence[str],
+    port: int,
+    log: Path,
+    *,
+    cwd: Path | None = None,
+    nagle: bool = False,
 ) -> Peer:
-    """Start ``argv`` in its own process group, wait for ``port``."""
-    env = {**os.environ, "TCP_NODELAY": "1"}
+    """Start ``argv`` in its own process group, wait for ``port``.
+
+    DCMTK's programs get ``TCP_NODELAY=1``, unless ``nagle``: then they keep
+    Nagle's algorithm on, as Debian ships them.
+    """
+    env = {k: v for k, v in os.environ.items() if k != "TCP_NODELAY"}
+    if not nagle:
+        env["TCP_NODELAY"] = "1"
     with log.open("wb") as out:
         proc = subprocess.Popen(
             list(argv),
@@ -96,12 +119,15 @@ def start(
     return peer
 
 
-def start_storescp(folder: Path, *args: str, aet: str = "STORESCP") -> Peer:
-    """DCMTK storescp writing into ``folder`` (extra options in ``args``)."""
+def start_storescp(
+    folder: Path, *args: str, aet: str = "STORESCP", nagle: bool = False
+) -> Peer:
+    """DCMTK storescp writing into ``folder`` (extra options in ``args``;
+    ``nagle``: see :func:`start`)."""
     folder.mkdir(parents=True, exist_ok=True)
     port = free_port()
     argv = [dcmtk("storescp"), "-aet", aet, "-od", str(folder), *args, str(port)]
-    return start(argv, port, folder.parent / f"storescp-{port}.log")
+    return start(argv, port, folder.parent / f"storescp-{port}.log", nagle=nagle)
 
 
 QR_CONFIG = """\
@@ -128,9 +154,11 @@ def start_dcmqrscp(
     *,
     hosts: dict[str, tuple[str, int]] | None = None,
     max_assoc: int = 16,
+    nagle: bool = False,
 ) -> Peer:
     """DCMTK dcmqrscp with AE titles QRSCP (anyone) and STRICT (only the
-    calling AE ONLYPEER); ``hosts`` are move destinations, AE -> (host, port)."""
+    calling AE ONLYPEER); ``hosts`` are move destinations, AE -> (host, port);
+    ``nagle``: see :func:`start`."""
     (folder / "db").mkdir(parents=True, exist_ok=True)
     (folder / "db2").mkdir(parents=True, exist_ok=True)
     port = free_port()
@@ -149,7 +177,7 @@ def start_dcmqrscp(
         )
     )
     argv = [dcmtk("dcmqrscp"), "-dhl", "-c", str(cfg), str(port)]
-    return start(argv, port, folder / "dcmqrscp.log")
+    return start(argv, port, folder / "dcmqrscp.log", nagle=nagle)
 
 
 def load_dcmqrscp(peer: Peer, files: Sequence[Path], aet: str = "QRSCP") -> None:

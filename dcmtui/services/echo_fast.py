@@ -20,6 +20,8 @@ from __future__ import annotations
 import socket
 import struct
 
+from dcmtui.services import tcp
+
 TYPE_CHECKING = False  # typing itself costs milliseconds to import
 if TYPE_CHECKING:
     from dcmtui.services.dimse_fast import Negotiated
@@ -128,7 +130,7 @@ class PduReader:
         """``count`` bytes; raises dimse_fast's Aborted when they do not come."""
         while len(self.buffer) < count:
             try:
-                chunk = self.sock.recv(max(65536, count - len(self.buffer)))
+                chunk = tcp.recv(self.sock, max(65536, count - len(self.buffer)))
             except TimeoutError as exc:
                 raise _aborted("the peer did not answer in time") from exc
             except OSError as exc:

@@ -44,6 +44,7 @@ from dcmtui.services.store import (
     path_fields,
     read_stored,
 )
+from dcmtui.services.tcp import acknowledge_now
 
 if TYPE_CHECKING:
     from pynetdicom.transport import ThreadedAssociationServer
@@ -394,11 +395,9 @@ def _fast_recv(
     declaring 4 GB would make it buffer 4 GB. Above ``cap`` we refuse (the
     OSError makes pynetdicom close the connection: event 17). Before it waits
     for bytes, it has the kernel acknowledge what came
-    (scp_fast.acknowledge_now), so that a sender with Nagle's algorithm on
-    does not hold the rest back for 40 ms.
+    (services.tcp), so that a sender with Nagle's algorithm on does not hold
+    the rest back for 40 ms.
     """
-    from dcmtui.services.scp_fast import acknowledge_now
-
     # Over TLS, or on a blocking socket, nothing tells what is there without
     # waiting: acknowledge before every read instead.
     cannot_look = isinstance(raw, ssl.SSLSocket) or raw.gettimeout() is None

@@ -30,6 +30,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from dcmtui.services.tcp import acknowledge_now
+
 if TYPE_CHECKING:
     from dcmtui.services.store import Spool
 
@@ -49,7 +51,6 @@ _AT_ONCE = 25e-6
 _PDV = struct.Struct(">LBB")
 _ELEMENT = struct.Struct("<HHL")
 _KNOWN_PDU_TYPES = (0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07)
-_TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
 
 
 class ProtocolError(Exception):
@@ -156,23 +157,6 @@ def p_data(context_id: int, command: bytes) -> bytes:
     """One P-DATA-TF PDU carrying a whole command set as its last fragment."""
     pdv = _PDV.pack(len(command) + 2, context_id, 0x03) + command
     return _HEADER.pack(0x04, 0, len(pdv)) + pdv
-
-
-def acknowledge_now(sock: socket.socket) -> None:
-    """Have the kernel acknowledge what ``sock`` received, now.
-
-    A sender with Nagle's algorithm on (DCMTK's tools unless
-    ``TCP_NODELAY=1``, pynetdicom always) holds back a write smaller than a
-    segment (a data set, or the body of a PDU whose header went first) until
-    what it sent before is acknowledged, and Linux delays that
-    acknowledgement about 40 ms, hoping to send it with our answer, which
-    waits for those very bytes: 40 ms per object. ``TCP_QUICKACK`` sends the
-    pending acknowledgement at once; the kernel forgets it as soon as we
-    answer, so the receiver sets it again each time it is about to wait for
-    the rest of a message.
-    """
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
 
 
 class FastReader:
@@ -337,7 +321,7 @@ class FastReader:
 
     def _hurry_peer(self) -> None:
         """Acknowledge at once while the rest of an object is awaited (see
-        :func:`acknowledge_now`): after a read that left a PDU or a data set
+        services.tcp): after a read that left a PDU or a data set
         incomplete."""
         if self._pending is not None or self._start != self._end:
             acknowledge_now(self.raw)

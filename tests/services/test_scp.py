@@ -22,7 +22,7 @@ from dcmtui.services.events import EventBus
 from dcmtui.services.scp import StoreScp
 from dcmtui.services.store import INCOMING, is_uid, relative_path, uid_name
 from tests.factories import write_dicom
-from tests.netpeers import dcmtk
+from tests.netpeers import dcmtk, delayed_acks
 
 
 def dataset_bytes(path: Path) -> bytes:
@@ -301,17 +301,6 @@ async def test_several_senders_at_once(receiver: Receiver, tmp_path: Path) -> No
     assert len({e.assoc_id for e in receiver.events}) == 4
     assert threads == ["dcmtui-receiver-hub"] * 60
     assert not list((receiver.store / INCOMING).iterdir())
-
-
-def delayed_acks() -> int:
-    """How many acknowledgements Linux has delayed so far (TcpExt DelayedACKs:
-    one each time the delayed-ACK timer fired, in this network namespace)."""
-    lines = Path("/proc/net/netstat").read_text().splitlines()
-    for names, values in zip(lines[::2], lines[1::2], strict=False):
-        if names.startswith("TcpExt:"):
-            counters = dict(zip(names.split()[1:], values.split()[1:], strict=True))
-            return int(counters["DelayedACKs"])
-    raise AssertionError("no TcpExt counters in /proc/net/netstat")
 
 
 async def send_with_nagle(port: int, files: list[Path], *options: str) -> int:

@@ -1,0 +1,64 @@
+"""Waiting for a peer's bytes without waiting for a delayed acknowledgement.
+
+A peer with Nagle's algorithm on (DCMTK's tools and servers unless
+``TCP_NODELAY=1`` is set, pynetdicom always, many PACS) holds back a write
+smaller than a segment until what it sent before is acknowledged. DCMTK
+writes a PDU's header and its body separately, and a C-STORE's command and
+data set: the second write waits. Linux delays the acknowledgement (about
+40 ms) hoping to send it with our next message, which waits for those very
+bytes: 40 ms per message, a hundred times the cost of a small object.
+
+So whoever waits for the rest of a message first has the kernel acknowledge
+what came (``TCP_QUICKACK``, which the kernel forgets again as soon as we
+answer, so it is set at each wait, not once). Reading what is there first
+keeps this off the path when the bytes are there already. The receiver
+(scp, scp_fast) and every client connection (echo_fast, dimse_fast, and
+pynetdicom's for query/retrieve: scu) use it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+
+TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
+
+
+def acknowledge_now(sock: socket.socket) -> None:
+    """Have the kernel acknowledge now what ``sock`` received."""
+    with contextlib.suppress(OSError):  # not TCP, or closed: a read says so
+        sock.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
+
+
+def recv(sock: socket.socket, size: int) -> bytes:
+    """``sock.recv(size)``, acknowledging what came before it waits.
+
+    Over a plain socket with a timeout (whose descriptor is non-blocking),
+    what is there is read at once; only when nothing is does it acknowledge,
+    then wait. Over TLS or a blocking socket nothing tells what is there
+    without waiting, so it acknowledges first.
+    """
+    if type(sock) is socket.socket and sock.gettimeout() is not None:
+        try:
+            return os.read(sock.fileno(), size)
+        except (BlockingIOError, InterruptedError):
+            pass
+    acknowledge_now(sock)
+    return sock.recv(size)
+
+
+def recv_exactly(sock: socket.socket, count: int) -> bytearray:
+    """``count`` bytes (fewer when the peer closed), acknowledging what came
+    before each wait and once they are there: a replacement for pynetdicom's
+    ``AssociationSocket.recv``, which reads a PDU's header, then its body, and
+    waits for the next PDU elsewhere (its reactor).
+    """
+    data = bytearray()
+    while len(data) < count:
+        chunk = recv(sock, count - len(data))
+        if not chunk:
+            break
+        data += chunk
+    acknowledge_now(sock)
+    return data
