@@ -7,11 +7,15 @@ with ``TCP_NODELAY=1``; dcmtui sets TCP_NODELAY itself. Each candidate runs as
 a whole process, alternated, ``--reps`` times; medians.
 
 Two corpora: 2,000 small CT files (``make_corpus.py``), and one ~400 MB
-multi-frame file. The interpreter's own start-up (``python -c pass``) is
-printed beside: it is part of every dcmtui process and differs between a
-development install (editable finder, site hooks) and a clean venv; give that
-venv's interpreter with ``--python /path/to/venv/bin/python`` to measure it
-(dcmtui installed there with ``pip install .``). Usage::
+multi-frame file. Then ``nagle``: 100 small files to a second ``storescp`` as Debian
+ships it, without ``TCP_NODELAY=1`` (Nagle's algorithm on: it holds each
+response's PDU body back until its header is acknowledged).
+
+The interpreter's own start-up (``python -c pass``) is printed beside: it is
+part of every dcmtui process and differs between a development install
+(editable finder, site hooks) and a clean venv; give that venv's interpreter
+with ``--python /path/to/venv/bin/python`` to measure it (dcmtui installed
+there with ``pip install .``). Usage::
 
     python benchmarks/bench_send.py [--files 2000] [--mb 400] [--reps 3] [--json]
         [--python PYTHON]
@@ -212,35 +216,41 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     cache = args.keep or Path(tempfile.gettempdir()) / "dcmtui-bench"
     cache.mkdir(parents=True, exist_ok=True)
+    port, nagle_port = _free_port(), _free_port()
     corpora = [
-        ("small", _small_files(cache / f"send-files-{args.files}", args.files)),
-        ("big", _big_file(cache / f"send-big-{args.mb}.dcm", args.mb)),
+        ("small", _small_files(cache / f"send-files-{args.files}", args.files), port),
+        ("big", _big_file(cache / f"send-big-{args.mb}.dcm", args.mb), port),
+        ("nagle", _small_files(cache / "send-files-100", 100), nagle_port),
     ]
-    port = _free_port()
     received = Path(tempfile.mkdtemp(prefix="bench-send-"))
-    scp = subprocess.Popen(
-        [
-            _dcmtk("storescp"),
-            "-aet",
-            "STORESCP",
-            "--ignore",
-            "-pdu",
-            "131072",
-            "-od",
-            str(received),
-            str(port),
-        ],
-        env={**os.environ, "TCP_NODELAY": "1"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    nodelay = {**os.environ, "TCP_NODELAY": "1"}
+    as_shipped = {k: v for k, v in os.environ.items() if k != "TCP_NODELAY"}
+    scps = [
+        subprocess.Popen(
+            [
+                _dcmtk("storescp"),
+                "-aet",
+                "STORESCP",
+                "--ignore",
+                "-pdu",
+                "131072",
+                "-od",
+                str(received),
+                str(scp_port),
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for scp_port, env in ((port, nodelay), (nagle_port, as_shipped))
+    ]
     results = []
     try:
         time.sleep(0.5)
-        for name, target in corpora:
+        for name, target, scp_port in corpora:
             files, size = _count(target), _size(target)
-            medians = bench(target, port, args.reps, received, args.python)
+            medians = bench(target, scp_port, args.reps, received, args.python)
             row = {"corpus": name, "files": files, "mb": size / 1e6}
             for who, seconds in medians.items():
                 row[f"{who}_s"] = seconds
@@ -251,8 +261,9 @@ def main(argv: list[str] | None = None) -> int:
                 row["ratio_inner"] = medians["storescu"] / medians["dcmtui_inner"]
             results.append(row)
     finally:
-        os.killpg(scp.pid, signal.SIGTERM)
-        scp.wait(5)
+        for scp in scps:
+            os.killpg(scp.pid, signal.SIGTERM)
+            scp.wait(5)
         shutil.rmtree(received, ignore_errors=True)
     floor = interpreter_floor(args.python)
     if args.json:
