@@ -35,6 +35,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from dcmtui.services import tcp
 from dcmtui.services.dimse_fast import FileMeta, parse_command, store_command
 from dcmtui.services.echo_fast import add_command_fragments
 from dcmtui.services.fastread import LONG_VRS
@@ -423,7 +424,7 @@ class FastGet:
         got = 0
         while got < count:
             try:
-                n = self.raw.recv_into(view[got:], count - got)
+                n = tcp.recv_into(self.raw, view[got:])
             except OSError as exc:
                 raise LaneClosed(f"the connection was lost: {exc}") from exc
             if not n:

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from dcmtui.config import ReceiverSettings, Settings
 from dcmtui.models import AssocEvent, ContextResult, FileKind, FileRecord
+from dcmtui.services import tcp
 from dcmtui.services.errors import DcmtuiError
 from dcmtui.services.events import EventBus
 from dcmtui.services.fastread import record_from_bytes
@@ -44,7 +45,6 @@ from dcmtui.services.store import (
     path_fields,
     read_stored,
 )
-from dcmtui.services.tcp import acknowledge_now
 
 if TYPE_CHECKING:
     from pynetdicom.transport import ThreadedAssociationServer
@@ -398,10 +398,6 @@ def _fast_recv(
     (services.tcp), so that a sender with Nagle's algorithm on does not hold
     the rest back for 40 ms.
     """
-    # Over TLS, or on a blocking socket, nothing tells what is there without
-    # waiting: acknowledge before every read instead.
-    cannot_look = isinstance(raw, ssl.SSLSocket) or raw.gettimeout() is None
-    fd = raw.fileno()
 
     def recv(nr_bytes: int) -> bytearray:
         if nr_bytes > cap:
@@ -416,20 +412,7 @@ def _fast_recv(
         got = 0
         while got < nr_bytes:
             try:
-                if cannot_look:
-                    acknowledge_now(raw)
-                else:  # what is there; if nothing, acknowledge, then wait
-                    # (os.readv: socket.recv_into polls first, with a timeout;
-                    # pynetdicom's timeout leaves the descriptor non-blocking)
-                    try:
-                        n = os.readv(fd, (view[got:],))
-                    except (BlockingIOError, InterruptedError):
-                        acknowledge_now(raw)
-                    else:
-                        if n:
-                            got += n
-                            continue
-                n = raw.recv_into(view[got:], nr_bytes - got)
+                n = tcp.recv_into(raw, view[got:])
             except OSError:
                 closed()
                 raise

@@ -12,7 +12,8 @@ So whoever waits for the rest of a message first has the kernel acknowledge
 what came (``TCP_QUICKACK``, which the kernel forgets again as soon as we
 answer, so it is set at each wait, not once). Reading what is there first
 keeps this off the path when the bytes are there already. The receiver
-(scp, scp_fast) and every client connection (echo_fast, dimse_fast, and
+(scp, scp_fast), the C-GET sub-operations of the query/retrieve server
+(qr_fast) and every client connection (echo_fast, dimse_fast, and
 pynetdicom's for query/retrieve: scu) use it.
 """
 
@@ -46,6 +47,18 @@ def recv(sock: socket.socket, size: int) -> bytes:
             pass
     acknowledge_now(sock)
     return sock.recv(size)
+
+
+def recv_into(sock: socket.socket, view: memoryview) -> int:
+    """``sock.recv_into(view)``, acknowledging what came before it waits
+    (as :func:`recv`)."""
+    if type(sock) is socket.socket and sock.gettimeout() is not None:
+        try:
+            return os.readv(sock.fileno(), (view,))
+        except (BlockingIOError, InterruptedError):
+            pass
+    acknowledge_now(sock)
+    return sock.recv_into(view)
 
 
 def recv_exactly(sock: socket.socket, count: int) -> bytearray:

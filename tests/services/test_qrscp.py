@@ -23,7 +23,7 @@ from dcmtui.services.nodes import NodeBook
 from dcmtui.services.scp import StoreScp
 from dcmtui.services.worklist import Worklist
 from tests.factories import write_dicom
-from tests.netpeers import dcmtk, free_port, start_storescp
+from tests.netpeers import dcmtk, delayed_acks, free_port, start_storescp
 from tests.services.test_qr_match import index_folder
 
 
@@ -636,3 +636,52 @@ async def test_dcmtui_client_get_and_cancel(pacs: Pacs, tmp_path: Path) -> None:
     assert gets[0].status == 0
     assert gets[1].status == 0xFE00, gets[1].detail
     assert "cancelled by the peer" in gets[1].detail
+
+
+async def test_dcmtk_clients_with_nagle_on_are_not_held_up(
+    pacs: Pacs, tmp_path: Path
+) -> None:
+    """getscu, and a storescp as C-MOVE destination, as Debian ships them
+    (no TCP_NODELAY=1: Nagle's algorithm on) write each C-STORE response's
+    PDU body after its header, held back until the header is acknowledged;
+    we acknowledge at once (services.tcp), so no acknowledgement waits for
+    Linux's 40 ms delayed-ACK timer (without: one or more per object)."""
+    study = "1.2.826.0.1.3680043.10.1453.3"
+    store = pacs.scp.store.root
+    for n in range(20):
+        write_dicom(
+            store / "p3" / f"i{n}.dcm",
+            uid_seed=f"nagle{n}",
+            PatientID="PID3",
+            StudyInstanceUID=study,
+            SeriesInstanceUID=f"{study}.1",
+        )
+    index_folder(pacs.scp.settings.index_path, store)
+    dest = start_storescp(tmp_path / "dest", aet="DEST", nagle=True)
+    pacs.book.add(Node(name="dest", ae_title="DEST", host="127.0.0.1", port=dest.port))
+    keys = ["-S", "-k", "QueryRetrieveLevel=STUDY", "-k", f"StudyInstanceUID={study}"]
+    (tmp_path / "got").mkdir()
+    clients = {
+        "get": [dcmtk("getscu"), "-aet", "GETSCU", "-od", str(tmp_path / "got")],
+        "move": [dcmtk("movescu"), "-aet", "MOVESCU", "-aem", "DEST"],
+    }
+    delayed: dict[str, int] = {}
+    try:
+        for name, argv in clients.items():
+            before = delayed_acks()
+            done = await asyncio.to_thread(
+                subprocess.run,
+                [*argv, *keys, "127.0.0.1", str(pacs.port)],
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                env={"PATH": "/usr/bin:/bin"},
+            )
+            delayed[name] = delayed_acks() - before
+            assert done.returncode == 0, done.stderr
+    finally:
+        dest.stop()
+    assert len(list((tmp_path / "got").iterdir())) == 20
+    assert len(list((tmp_path / "dest").iterdir())) == 20
+    assert delayed["get"] < 5 and delayed["move"] < 5, delayed
