@@ -129,7 +129,7 @@ def tls_args(node: Node) -> tuple[ssl.SSLContext, str] | None:
 _tls_args = tls_args  # the old name, still imported elsewhere
 
 
-def _set_nodelay(assoc: Association) -> None:
+def _tune_socket(assoc: Association) -> None:
     """TCP_NODELAY on our side, and reads that acknowledge at once what the
     peer sent before they wait (services.tcp): no 40 ms delayed-ACK stall per
     message with a peer that has Nagle's algorithm on."""
@@ -292,7 +292,7 @@ class Scu:
 
         def on_open(event: Any) -> None:
             opened.set()
-            _set_nodelay(event.assoc)
+            _tune_socket(event.assoc)
 
         self._emit(assoc_id, node, "requested", detail=what)
         started = time.monotonic()
