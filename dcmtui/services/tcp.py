@@ -23,11 +23,14 @@ import contextlib
 import os
 import socket
 
-TCP_QUICKACK = getattr(socket, "TCP_QUICKACK", 12)
+TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+"""Linux's option; elsewhere (macOS, Windows) None, and nothing is done."""
 
 
 def acknowledge_now(sock: socket.socket) -> None:
     """Have the kernel acknowledge now what ``sock`` received."""
+    if TCP_QUICKACK is None:
+        return
     with contextlib.suppress(OSError):  # not TCP, or closed: a read says so
         sock.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
 
