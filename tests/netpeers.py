@@ -191,10 +191,13 @@ def load_dcmqrscp(peer: Peer, files: Sequence[Path], aet: str = "QRSCP") -> None
     )
 
 
-def start_orthanc(folder: Path, modalities: dict[str, tuple[str, int]]) -> Peer:
+def start_orthanc(
+    folder: Path, modalities: dict[str, tuple[str, int]], *, nagle: bool = False
+) -> Peer:
     """Orthanc (AE title ORTHANC) on free ports with its own storage in
     ``folder``; ``modalities`` are the C-MOVE destinations it knows,
-    AE -> (host, port). Every DICOM service is allowed to every peer."""
+    AE -> (host, port). Every DICOM service is allowed to every peer.
+    ``nagle``: see :func:`start` (Orthanc's DICOM is DCMTK's)."""
     import json
 
     program = require("Orthanc")
@@ -223,7 +226,9 @@ def start_orthanc(folder: Path, modalities: dict[str, tuple[str, int]]) -> Peer:
     }
     cfg = folder / "orthanc.json"
     cfg.write_text(json.dumps(config))
-    return start([program, str(cfg)], port, folder / "orthanc.log", cwd=folder)
+    return start(
+        [program, str(cfg)], port, folder / "orthanc.log", cwd=folder, nagle=nagle
+    )
 
 
 def start_wlmscpfs(folder: Path, aet: str = "WLAE") -> Peer:

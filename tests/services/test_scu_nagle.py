@@ -21,7 +21,7 @@ from dcmtui.models import Node
 from dcmtui.services.events import EventBus
 from dcmtui.services.nodes import parse_address
 from dcmtui.services.scu import Scu
-from dcmtui.services.scu_qr import Retriever
+from dcmtui.services.scu_qr import Retriever, parse_key
 from dcmtui.services.scu_send import Sender
 from tests.factories import write_dicom
 from tests.netpeers import (
@@ -29,6 +29,7 @@ from tests.netpeers import (
     delayed_acks,
     load_dcmqrscp,
     start_dcmqrscp,
+    start_orthanc,
     start_storescp,
 )
 
@@ -98,3 +99,38 @@ async def test_get(dcmqrscp: Peer, tmp_path: Path) -> None:
     assert (updates[-1].completed, updates[-1].failed) == (20, 0)
     assert len(updates[-1].received) == 20
     assert delayed < FEW  # without: one or more per object
+
+
+async def test_orthanc_store_and_get(tmp_path: Path) -> None:
+    """Orthanc, a real PACS, on DCMTK's network code with Nagle on: sending
+    to it and getting back from it (without: one stall per object each)."""
+    orthanc = start_orthanc(tmp_path / "pacs", {}, nagle=True)
+    try:
+        pacs = node(orthanc, "ORTHANC")
+        for i in range(20):
+            write_dicom(
+                tmp_path / "src" / f"{i}.dcm",
+                uid_seed="orthanc",
+                SOPInstanceUID=f"1.2.826.0.1.3680043.10.1453.10.{i}",
+                PatientID="NAGLE",
+            )
+        sender = Sender(Scu(EventBus()), tmp_path / "journal")
+        before = delayed_acks()
+        last = list(sender.send_iter(pacs, [tmp_path / "src"]))[-1]
+        sent_delayed = delayed_acks() - before
+        assert last.done and last.sent == 20 and last.failed == 0
+        retriever = Retriever(Scu(EventBus(), timeout=5))
+        found = retriever.find(pacs, "STUDY", [parse_key("PatientID=NAGLE")])
+        (study,) = [m.values["StudyInstanceUID"] async for m in found]
+        before = delayed_acks()
+        updates = [
+            p
+            async for p in retriever.get(
+                pacs, "STUDY", [("StudyInstanceUID", study)], tmp_path / "got"
+            )
+        ]
+        got_delayed = delayed_acks() - before
+        assert (updates[-1].completed, updates[-1].failed) == (20, 0)
+        assert sent_delayed < FEW and got_delayed < FEW  # without: 20 and 21
+    finally:
+        orthanc.stop()
