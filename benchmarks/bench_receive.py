@@ -30,8 +30,8 @@ receiver runs next.
 ``--variant NAME=FOLDER`` (repeatable) adds another dcmtui receiver, run from
 the source tree in FOLDER (a ``git worktree`` of another commit, say) through
 ``PYTHONPATH``: an A/B of two versions of the receiver in the same run, each
-against the same storescp runs. With more than two receivers the order
-rotates from one repetition to the next.
+against the same storescp runs. The order of the receivers rotates from one
+repetition to the next.
 
 Usage::
 
@@ -235,11 +235,12 @@ class Receiver:
             self.proc.wait()
 
 
-def _send(port: int, groups: list[list[Path]], nodelay: bool = True) -> float:
-    """Send each group with its own storescu, all at once; wall seconds."""
-    env = dict(os.environ, TCP_NODELAY="1")
-    if not nodelay:
-        env.pop("TCP_NODELAY")
+def _send(port: int, groups: list[list[Path]], nodelay: bool) -> float:
+    """Send each group with its own storescu, all at once (``TCP_NODELAY=1``
+    when ``nodelay``, else Nagle's algorithm on); wall seconds."""
+    env = {k: v for k, v in os.environ.items() if k != "TCP_NODELAY"}
+    if nodelay:
+        env["TCP_NODELAY"] = "1"
     t0 = time.perf_counter()
     procs = [
         subprocess.Popen(
@@ -320,20 +321,16 @@ def main(argv: list[str] | None = None) -> int:
     small_mb = sum(p.stat().st_size for p in small) / 1e6
     big_mb = big.stat().st_size / 1e6
     quarters = [small[i::4] for i in range(4)]
+    # name: (storescu runs at once, objects, MB, TCP_NODELAY=1)
     scenarios = {
-        "small": ([small], len(small), small_mb),
-        "big": ([[big]], 1, big_mb),
-        "small x4 senders": (quarters, len(small), small_mb),
-        "nagle": ([small[:100]], 100, small_mb * 100 / len(small)),
+        "small": ([small], len(small), small_mb, True),
+        "big": ([[big]], 1, big_mb, True),
+        "small x4 senders": (quarters, len(small), small_mb, True),
+        "nagle": ([small[:100]], 100, small_mb * 100 / len(small), False),
     }
     if args.only:
-        chosen = {
-            "small": "small",
-            "big": "big",
-            "x4": "small x4 senders",
-            "nagle": "nagle",
-        }
-        scenarios = {chosen[o]: scenarios[chosen[o]] for o in args.only}
+        chosen = [{"x4": "small x4 senders"}.get(o, o) for o in args.only]
+        scenarios = {name: scenarios[name] for name in chosen}
     results: dict[str, dict[str, dict[str, float]]] = {}
     ratios: dict[str, list[float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench-receive-") as tmp:
@@ -343,22 +340,19 @@ def main(argv: list[str] | None = None) -> int:
             name: Receiver(name, home, source) for name, source in variants.items()
         }
         try:
-            for scenario, (groups, count, megabytes) in scenarios.items():
+            for scenario, (groups, count, megabytes, nodelay) in scenarios.items():
                 times: dict[str, list[float]] = {name: [] for name in receivers}
                 cpu: dict[str, list[float]] = {name: [] for name in receivers}
                 lost: dict[str, int] = dict.fromkeys(receivers, 0)
                 for rep in range(args.reps):
                     order = list(receivers.items())
-                    if len(order) == 2 and rep % 2:
-                        order.reverse()  # neither always runs first
-                    elif len(order) > 2:
-                        shift = rep % len(order)
-                        order = order[shift:] + order[:shift]
+                    shift = rep % len(order)  # none always runs first
+                    order = order[shift:] + order[:shift]
                     for name, rx in order:
                         rx.clear(trash)
                         _settle(receivers.values())
                         before = rx.cpu_seconds()
-                        seconds = _send(rx.port, groups, scenario != "nagle")
+                        seconds = _send(rx.port, groups, nodelay)
                         _wait_received(rx, count)
                         cpu[name].append(rx.cpu_seconds() - before)
                         lost[name] = max(lost[name], count - rx.received())

@@ -393,10 +393,10 @@ def _fast_recv(
 
     pynetdicom reads a PDU by asking for the length the peer declared; a peer
     declaring 4 GB would make it buffer 4 GB. Above ``cap`` we refuse (the
-    OSError makes pynetdicom close the connection: event 17). Before it waits
-    for bytes, it has the kernel acknowledge what came
-    (services.tcp), so that a sender with Nagle's algorithm on does not hold
-    the rest back for 40 ms.
+    OSError makes pynetdicom close the connection: event 17). The bytes are
+    read by tcp.recv_exactly, which acknowledges what came before it waits,
+    so that a sender with Nagle's algorithm on does not hold the rest back
+    for 40 ms.
     """
 
     def recv(nr_bytes: int) -> bytearray:
@@ -407,22 +407,14 @@ def _fast_recv(
             )
             refused(why)
             raise OSError(why)
-        buf = bytearray(nr_bytes)
-        view = memoryview(buf)
-        got = 0
-        while got < nr_bytes:
-            try:
-                n = tcp.recv_into(raw, view[got:])
-            except OSError:
-                closed()
-                raise
-            if not n:
-                closed()
-                del view
-                del buf[got:]
-                return buf
-            got += n
-        return buf
+        try:
+            data = tcp.recv_exactly(raw, nr_bytes)
+        except OSError:
+            closed()
+            raise
+        if len(data) < nr_bytes:
+            closed()
+        return data
 
     return recv
 

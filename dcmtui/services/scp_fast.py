@@ -274,11 +274,7 @@ class FastReader:
             return
         if self._start == self._end:
             if not self.enabled():
-                self.original()
-                # pynetdicom next waits for a PDU in its reactor: acknowledge
-                # this one first, whatever follows it (within a PDU, the
-                # socket's recv does it: scp._fast_recv).
-                acknowledge_now(self.raw)
+                self.original()  # (acknowledges: scp._fast_recv)
                 return
             fast = True
         else:

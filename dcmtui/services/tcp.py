@@ -35,15 +35,19 @@ def acknowledge_now(sock: socket.socket) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, TCP_QUICKACK, 1)
 
 
-def recv(sock: socket.socket, size: int) -> bytes:
-    """``sock.recv(size)``, acknowledging what came before it waits.
+def _can_look(sock: socket.socket) -> bool:
+    """True when what is there can be read without waiting: a plain socket
+    with a timeout, whose descriptor Python keeps non-blocking. Over TLS or
+    a blocking socket nothing tells what is there without waiting, so the
+    readers below acknowledge first."""
+    return type(sock) is socket.socket and sock.gettimeout() is not None
 
-    Over a plain socket with a timeout (whose descriptor is non-blocking),
-    what is there is read at once; only when nothing is does it acknowledge,
-    then wait. Over TLS or a blocking socket nothing tells what is there
-    without waiting, so it acknowledges first.
-    """
-    if type(sock) is socket.socket and sock.gettimeout() is not None:
+
+def recv(sock: socket.socket, size: int) -> bytes:
+    """``sock.recv(size)``, acknowledging what came before it waits: what is
+    there is read at once; only when nothing is does it acknowledge, then
+    wait (``socket.recv`` with a timeout would poll first)."""
+    if _can_look(sock):
         try:
             return os.read(sock.fileno(), size)
         except (BlockingIOError, InterruptedError):
@@ -55,7 +59,7 @@ def recv(sock: socket.socket, size: int) -> bytes:
 def recv_into(sock: socket.socket, view: memoryview) -> int:
     """``sock.recv_into(view)``, acknowledging what came before it waits
     (as :func:`recv`)."""
-    if type(sock) is socket.socket and sock.gettimeout() is not None:
+    if _can_look(sock):
         try:
             return os.readv(sock.fileno(), (view,))
         except (BlockingIOError, InterruptedError):
@@ -65,16 +69,23 @@ def recv_into(sock: socket.socket, view: memoryview) -> int:
 
 
 def recv_exactly(sock: socket.socket, count: int) -> bytearray:
-    """``count`` bytes (fewer when the peer closed), acknowledging what came
-    before each wait and once they are there: a replacement for pynetdicom's
-    ``AssociationSocket.recv``, which reads a PDU's header, then its body, and
-    waits for the next PDU elsewhere (its reactor).
+    """``count`` bytes into one buffer (fewer when the peer closed),
+    acknowledging what came before each wait and once they are there.
+
+    The reader of pynetdicom's ``AssociationSocket.recv`` for our
+    associations, both ways (scu, scp): pynetdicom reads a PDU's header, then
+    its body, and then waits for the next PDU in its reactor, where nothing
+    would acknowledge the PDU just read.
     """
-    data = bytearray()
-    while len(data) < count:
-        chunk = recv(sock, count - len(data))
-        if not chunk:
+    data = bytearray(count)
+    view = memoryview(data)
+    got = 0
+    while got < count:
+        n = recv_into(sock, view[got:])
+        if not n:
             break
-        data += chunk
+        got += n
+    view.release()
+    del data[got:]
     acknowledge_now(sock)
     return data
